@@ -1,0 +1,56 @@
+//! The frame around every page: header with navigation, main content, footer.
+
+use leptos::prelude::*;
+
+/// Header, navigation (collapsible on small screens), the page, and the footer.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let (menu_open, set_menu_open) = signal(false);
+    view! {
+        <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:rounded focus:bg-amber-500 focus:px-3 focus:py-2 focus:text-stone-950">
+            "Skip to content"
+        </a>
+        <header class="border-b border-stone-200 bg-white/90 backdrop-blur dark:border-stone-800 dark:bg-stone-900/90">
+            <div class="mx-auto flex max-w-6xl items-center justify-between gap-4 px-4 py-3">
+                <a href="/" class="flex items-center gap-2 text-lg font-semibold tracking-tight">
+                    <span aria-hidden="true" class="grid h-8 w-8 place-items-center rounded-lg bg-amber-500 text-stone-950">"B"</span>
+                    "BrewLink"
+                </a>
+                <button
+                    type="button"
+                    class="rounded-md p-2 text-stone-600 hover:bg-stone-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 sm:hidden dark:text-stone-300 dark:hover:bg-stone-800"
+                    aria-controls="main-nav"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| set_menu_open.update(|open| *open = !*open)
+                >
+                    <span class="sr-only">"Menu"</span>
+                    <svg aria-hidden="true" class="h-6 w-6" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2">
+                        <path d="M4 6h16M4 12h16M4 18h16" />
+                    </svg>
+                </button>
+                <nav
+                    id="main-nav"
+                    aria-label="Main"
+                    class=move || {
+                        if menu_open.get() {
+                            "absolute inset-x-0 top-14 z-10 border-b border-stone-200 bg-white px-4 py-3 sm:static sm:block sm:border-0 sm:bg-transparent sm:p-0 dark:border-stone-800 dark:bg-stone-900"
+                        } else {
+                            "hidden sm:block"
+                        }
+                    }
+                >
+                    <ul class="flex flex-col gap-2 sm:flex-row sm:items-center sm:gap-6">
+                        <li><a href="/" class="rounded px-1 font-medium text-stone-700 hover:text-amber-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 dark:text-stone-200 dark:hover:text-amber-400">"Home"</a></li>
+                    </ul>
+                </nav>
+            </div>
+        </header>
+        <main id="main" class="mx-auto w-full max-w-6xl px-4 py-8">{children()}</main>
+        <footer class="border-t border-stone-200 py-6 text-sm text-stone-500 dark:border-stone-800 dark:text-stone-400">
+            <div class="mx-auto flex max-w-6xl flex-col gap-1 px-4 sm:flex-row sm:justify-between">
+                <span>"BrewLink " {env!("CARGO_PKG_VERSION")} " — open-source IoT for home brewing"</span>
+                <span>"Devices speak MQTT + protobuf; browsers and apps use the JSON API."</span>
+            </div>
+        </footer>
+    }
+}

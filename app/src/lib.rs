@@ -1,0 +1,55 @@
+//! The BrewLink web app, compiled twice: with `ssr` into the server and with `hydrate` into the browser.
+//!
+//! `model` holds the types shared by the server, the browser and the JSON API; `pages` has one module
+//! per page; `components` the pieces pages are built from.
+
+pub mod components;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use components::layout::Layout;
+use pages::{home::HomePage, not_found::NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-stone-50 text-stone-900 antialiased dark:bg-stone-950 dark:text-stone-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: routes inside the shared layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="brewlink" href="/pkg/brewlink.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="description" content="BrewLink connects your brewing controller to the web: live charts, remote control and recipes." />
+        <Title formatter=|page: String| if page.is_empty() { "BrewLink".to_string() } else { format!("{page} · BrewLink") } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

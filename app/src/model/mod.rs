@@ -1,0 +1,3 @@
+//! Types shared by the server, the browser and the JSON API.
+
+pub mod brewing;

@@ -1,0 +1,45 @@
+// Starts the built `brewlink` binary on free ports with a fresh data folder, for one test file.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** Starts the server; resolves to { url, stop } once it says where it serves. */
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'brewlink-e2e-'));
+  const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
+  const child = spawn(binary, ['serve'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      BREWLINK_DATA_DIR: dataDir,
+      BREWLINK_HTTP_ADDR: '127.0.0.1:0',
+      BREWLINK_HTTP_SITE_ROOT: join(root, 'target', 'site'),
+      BREWLINK_MQTT_PORT: '0',
+      BREWLINK_MQTT_TLS_PORT: '0',
+      BREWLINK_LOG_FORMAT: 'human',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not start within 30 s')), 30_000);
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = line.match(/serving (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    });
+  });
+  const stop = async () => {
+    const exited = new Promise((done) => child.once('exit', done));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, stop };
+}

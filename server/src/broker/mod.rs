@@ -1,0 +1,184 @@
+//! The embedded MQTT broker (rmqtt), run inside the server process unless an external broker is
+//! configured. Its auth and ACL hooks decide who may connect and which topics each client may touch.
+//!
+//! Listeners: a plain one on loopback for the server's own bridge (user name and password). Anonymous
+//! clients are refused on every listener.
+
+mod hooks;
+mod retain;
+
+use std::{io, net::SocketAddr, num::NonZeroU16, sync::Arc, time::Duration};
+
+use rmqtt::{context::ServerContext, net::Builder, server::MqttServer};
+use tokio::task::JoinHandle;
+
+use crate::observability::Metrics;
+
+/// Listener id of the plain (loopback) listener, as the hooks see it.
+const LISTENER_PLAIN: u16 = 1;
+
+/// What the embedded broker needs to start.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// Address of the plain listener (port 0: any free port).
+    pub plain_addr: SocketAddr,
+    /// The bridge's credentials on the plain listener.
+    pub bridge_username: String,
+    pub bridge_password: String,
+    /// Largest packet accepted, bytes.
+    pub max_packet_size: u32,
+}
+
+/// The embedded broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(
+        "MQTT port {port} on {host} is already in use (is another MQTT broker such as Mosquitto running?). \
+         Set mqtt.port (BREWLINK_MQTT_PORT) to a free port, or use that broker instead of the embedded one \
+         with mqtt.external_url (BREWLINK_MQTT_EXTERNAL_URL=mqtt://user:password@{host}:{port})"
+    )]
+    PortInUse { host: std::net::IpAddr, port: u16 },
+    #[error("cannot start the MQTT listener on {addr}: {reason}. Check mqtt.host and mqtt.port")]
+    Listen { addr: SocketAddr, reason: String },
+}
+
+/// A running embedded broker.
+pub struct EmbeddedBroker {
+    context: ServerContext,
+    plain_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+/// A cheap handle for status and metrics.
+#[derive(Clone)]
+pub struct BrokerHandle {
+    context: ServerContext,
+}
+
+impl EmbeddedBroker {
+    /// Binds the listeners and starts accepting clients.
+    pub async fn start(
+        settings: BrokerSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, BrokerError> {
+        // The load-average check refuses CONNECT on a busy machine (e.g. a 2-core CI box): off.
+        let context = ServerContext::new().busy_check_enable(false).build().await;
+        *context.extends.retain_mut().await = Box::new(retain::InMemoryRetain::default());
+        *context.extends.shared_subscription_mut().await = Box::new(hooks::RoundRobin::default());
+        hooks::register(&context, hooks::Policy::new(&settings), metrics).await;
+
+        let plain_addr = settings.plain_addr;
+        let listen_error = |error: rmqtt::Error| listen_error(plain_addr, &error.to_string());
+        let mut plain = listener(&settings, plain_addr)
+            .bind()
+            .map_err(listen_error)?
+            .tcp()
+            .map_err(listen_error)?;
+        let bound = plain.local_addr().map_err(listen_error)?;
+        Arc::make_mut(&mut plain.cfg).laddr = bound;
+
+        let server = MqttServer::new(context.clone())
+            .listener_by_id(plain, LISTENER_PLAIN)
+            .build();
+        let task = tokio::spawn(async move {
+            if let Err(error) = server.run().await {
+                tracing::error!(%error, "the embedded MQTT broker stopped");
+            }
+        });
+        tracing::info!(addr = %bound, "embedded MQTT broker listening");
+        Ok(Self {
+            context,
+            plain_addr: bound,
+            task,
+        })
+    }
+
+    /// The plain listener's address.
+    pub fn plain_addr(&self) -> SocketAddr {
+        self.plain_addr
+    }
+
+    /// A handle for status and metrics.
+    pub fn handle(&self) -> BrokerHandle {
+        BrokerHandle {
+            context: self.context.clone(),
+        }
+    }
+
+    /// Closes the listeners and disconnects every client.
+    pub async fn stop(self) {
+        let handle = self.handle();
+        self.task.abort();
+        let _ = self.task.await;
+        // Collect first, then kick: kicking while iterating the session map deadlocks.
+        let clients: Vec<String> = {
+            let shared = self.context.extends.shared().await;
+            shared
+                .iter()
+                .map(|entry| entry.id().client_id.to_string())
+                .collect()
+        };
+        for client_id in clients {
+            handle.disconnect(&client_id).await;
+        }
+    }
+}
+
+impl BrokerHandle {
+    /// Clients connected now.
+    pub async fn connected_clients(&self) -> i64 {
+        self.context.connections.count() as i64
+    }
+
+    /// Disconnects a client and discards its session; `false` when it had none.
+    pub async fn disconnect(&self, client_id: &str) -> bool {
+        let id = rmqtt::types::Id::from(
+            self.context.node.id(),
+            rmqtt::types::ClientId::from(client_id.to_string()),
+        );
+        let mut entry = self.context.extends.shared().await.entry(id);
+        if entry.session().is_none() {
+            return false;
+        }
+        match entry.kick(true, true, true).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(%error, client_id, "could not disconnect MQTT client");
+                false
+            }
+        }
+    }
+}
+
+/// The listener settings every listener shares.
+fn listener(settings: &BrokerSettings, addr: SocketAddr) -> Builder {
+    Builder::new()
+        .name("mqtt")
+        .laddr(addr)
+        .reuseaddr(Some(true))
+        .allow_anonymous(false)
+        .max_packet_size(settings.max_packet_size)
+        // rmqtt's defaults (queue 1000, inflight 16) lost QoS 1 messages under bursts.
+        .max_mqueue_len(100_000)
+        .max_inflight(NonZeroU16::new(256).unwrap_or(NonZeroU16::MIN))
+        .message_expiry_interval(Duration::from_secs(24 * 3600))
+        .session_expiry_interval(Duration::from_secs(24 * 3600))
+        .max_session_expiry_interval(Duration::from_secs(7 * 24 * 3600))
+}
+
+/// A clear message for a listener that could not start.
+fn listen_error(addr: SocketAddr, reason: &str) -> BrokerError {
+    if std::net::TcpListener::bind(addr)
+        .is_err_and(|error| error.kind() == io::ErrorKind::AddrInUse)
+    {
+        BrokerError::PortInUse {
+            host: addr.ip(),
+            port: addr.port(),
+        }
+    } else {
+        BrokerError::Listen {
+            addr,
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Typed configuration: a default for everything, an optional TOML file, then `BREWLINK_*` environment
+//! variables (`BREWLINK_<SECTION>_<KEY>`, e.g. `BREWLINK_HTTP_ADDR`, `BREWLINK_MQTT_PORT`). `DATABASE_URL`
+//! is honoured too, below `BREWLINK_DATABASE_URL`.
+
+use std::{
+    fmt::Write as _,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one server instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub data: DataConfig,
+    pub database: DatabaseConfig,
+    pub mqtt: MqttConfig,
+    pub log: LogConfig,
+}
+
+/// The web server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port the web app and the JSON API listen on (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Folder with the built browser assets (`pkg/` with wasm, JS and CSS), as made by cargo-leptos.
+    pub site_root: PathBuf,
+}
+
+/// Where the server keeps its files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Folder for the SQLite database, the broker's credentials and certificates. Created when missing.
+    pub dir: PathBuf,
+}
+
+/// The database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://user@host/db` for PostgreSQL; `sqlite://path` for a SQLite file; empty for
+    /// `brewlink.db` in the data folder.
+    pub url: String,
+    /// Most connections the server opens.
+    pub max_connections: u32,
+}
+
+/// MQTT: the embedded broker and the bridge that connects the server to the broker in use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// An external broker for the bridge, e.g. `mqtt://user:password@127.0.0.1:1883` (or
+    /// `mqtts://` for TLS). Empty: run the embedded broker inside this process.
+    pub external_url: String,
+    /// Address of the embedded broker's plain listener (the bridge and local tools; keep it on loopback).
+    pub host: IpAddr,
+    /// Port of the embedded broker's plain listener (0: any free port).
+    pub port: u16,
+    /// Address of the embedded broker's TLS listener for devices.
+    pub tls_host: IpAddr,
+    /// Port of the embedded broker's TLS listener for devices (0: any free port).
+    pub tls_port: u16,
+    /// Largest MQTT packet accepted, bytes.
+    pub max_packet_size: u32,
+    /// Client id prefix of this instance's bridge; instances of one deployment need distinct ids.
+    pub bridge_client_id: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Filter in `RUST_LOG` syntax, e.g. `info` or `brewlink=debug,info`. `RUST_LOG` wins when set.
+    pub level: String,
+    /// `auto` (human on a terminal, JSON otherwise), `human` or `json`.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
+            site_root: PathBuf::from("target/site"),
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("data"),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            external_url: String::new(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 1883,
+            tls_host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            tls_port: 8883,
+            max_packet_size: 256 * 1024,
+            bridge_client_id: "brewlink-bridge".to_string(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            data: DataConfig::default(),
+            database: DatabaseConfig::default(),
+            mqtt: MqttConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The sections of the file; an environment variable `BREWLINK_<SECTION>_<KEY>` sets `<section>.<key>`.
+const SECTIONS: [&str; 5] = ["http", "data", "database", "mqtt", "log"];
+
+impl Config {
+    /// Defaults, then the TOML file (when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::prefixed("BREWLINK_").filter_map(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                let (section, rest) = key.split_once('_')?;
+                SECTIONS
+                    .contains(&section)
+                    .then(|| format!("{section}.{rest}").into())
+            }));
+        figment
+            .extract()
+            .map_err(|error| ConfigError::Invalid(describe(error)))
+    }
+
+    /// The database URL in use: the configured one, or the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data.dir.join("brewlink.db").display()
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Whether the embedded broker runs in this process.
+    pub fn embedded_broker(&self) -> bool {
+        self.mqtt.external_url.is_empty()
+    }
+
+    /// The effective configuration as a TOML file, every key explained by a comment.
+    pub fn to_commented_toml(&self) -> String {
+        let value = toml::Value::try_from(self).expect("the configuration serializes to TOML");
+        let mut out = String::from(
+            "# BrewLink configuration. Every key has a default; set only what you change.\n\
+             # Each key can also be set by the environment: BREWLINK_<SECTION>_<KEY>, e.g. BREWLINK_HTTP_ADDR.\n",
+        );
+        let Some(sections) = value.as_table() else {
+            return out;
+        };
+        for section in SECTIONS {
+            let Some(table) = sections.get(section).and_then(toml::Value::as_table) else {
+                continue;
+            };
+            let _ = write!(out, "\n[{section}]\n");
+            for (key, value) in table {
+                for line in key_doc(section, key).lines() {
+                    let _ = writeln!(out, "# {line}");
+                }
+                let _ = writeln!(out, "{key} = {value}");
+            }
+        }
+        out
+    }
+}
+
+/// Names each bad key with where its value came from, e.g.
+/// `mqtt.port (from BREWLINK_MQTT_PORT): invalid value …, expected u16`.
+fn describe(errors: figment::Error) -> String {
+    errors
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".").to_ascii_lowercase();
+            let origin = match &error.metadata {
+                Some(metadata) if metadata.name.contains("BREWLINK_") => {
+                    format!(
+                        " (from BREWLINK_{})",
+                        key.replace('.', "_").to_ascii_uppercase()
+                    )
+                }
+                Some(metadata) => match &metadata.source {
+                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+                    _ => format!(" (from {})", metadata.name),
+                },
+                None => String::new(),
+            };
+            format!("{key}{origin}: {}", error.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What a key means; the same text as the field's doc comment above.
+fn key_doc(section: &str, key: &str) -> &'static str {
+    match (section, key) {
+        ("http", "addr") => {
+            "Address and port the web app and the JSON API listen on (port 0: any free port)."
+        }
+        ("http", "site_root") => {
+            "Folder with the built browser assets (pkg/ with wasm, JS and CSS), as made by cargo-leptos."
+        }
+        ("data", "dir") => {
+            "Folder for the SQLite database, the broker's credentials and certificates. Created when missing."
+        }
+        ("database", "url") => {
+            "postgres://user@host/db for PostgreSQL; sqlite://path for a SQLite file;\n\
+             empty for brewlink.db in the data folder. DATABASE_URL is read too."
+        }
+        ("database", "max_connections") => "Most connections the server opens.",
+        ("mqtt", "external_url") => {
+            "An external broker for the bridge, e.g. mqtt://user:password@127.0.0.1:1883 (mqtts:// for TLS).\n\
+             Empty: run the embedded broker inside this process."
+        }
+        ("mqtt", "host") => {
+            "Address of the embedded broker's plain listener (the bridge and local tools; keep it on loopback)."
+        }
+        ("mqtt", "port") => "Port of the embedded broker's plain listener (0: any free port).",
+        ("mqtt", "tls_host") => "Address of the embedded broker's TLS listener for devices.",
+        ("mqtt", "tls_port") => {
+            "Port of the embedded broker's TLS listener for devices (0: any free port)."
+        }
+        ("mqtt", "max_packet_size") => "Largest MQTT packet accepted, bytes.",
+        ("mqtt", "bridge_client_id") => {
+            "Client id prefix of this instance's bridge; instances of one deployment need distinct ids."
+        }
+        ("log", "level") => {
+            "Filter in RUST_LOG syntax, e.g. info or brewlink=debug,info. RUST_LOG wins when set."
+        }
+        ("log", "format") => "auto (human on a terminal, JSON otherwise), human or json.",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_configuration_reads_back_unchanged() {
+        let printed = Config::default().to_commented_toml();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &printed).unwrap();
+        figment::Jail::expect_with(|_| {
+            assert_eq!(Config::load(Some(file.path())).unwrap(), Config::default());
+            Ok(())
+        });
+        for section in SECTIONS {
+            assert!(printed.contains(&format!("[{section}]")), "{printed}");
+        }
+        assert!(
+            !printed.lines().any(|line| line == "# "),
+            "every key is documented:\n{printed}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "brewlink.toml",
+                "[http]\naddr = \"127.0.0.1:4000\"\n[mqtt]\nport = 1999\n",
+            )?;
+            jail.set_env("BREWLINK_MQTT_PORT", "2883");
+            jail.set_env("BREWLINK_MQTT_EXTERNAL_URL", "mqtt://127.0.0.1:1883");
+            jail.set_env("DATABASE_URL", "postgres://ignored");
+            jail.set_env(
+                "BREWLINK_DATABASE_URL",
+                "postgres://postgres@127.0.0.1/brewlink",
+            );
+            let config = Config::load(Some(Path::new("brewlink.toml"))).unwrap();
+            assert_eq!(config.http.addr.port(), 4000);
+            assert_eq!(config.mqtt.port, 2883);
+            assert_eq!(config.mqtt.external_url, "mqtt://127.0.0.1:1883");
+            assert!(!config.embedded_broker());
+            assert_eq!(
+                config.database_url(),
+                "postgres://postgres@127.0.0.1/brewlink"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_clear_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BREWLINK_MQTT_PORT", "not-a-port");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("mqtt.port (from BREWLINK_MQTT_PORT)"),
+                "{error}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[http]\nadress = \"x\"\n")?;
+            let error = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("adress") && error.contains("bad.toml"),
+                "{error}"
+            );
+            Ok(())
+        });
+        assert!(matches!(
+            Config::load(Some(Path::new("/nonexistent/brewlink.toml"))),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_the_data_folder() {
+        let config = Config::default();
+        assert_eq!(config.database_url(), "sqlite://data/brewlink.db?mode=rwc");
+        assert!(config.embedded_broker());
+    }
+}

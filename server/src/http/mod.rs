@@ -1,0 +1,92 @@
+//! The axum router: the Leptos app (server-rendered pages, server functions, static assets), the JSON
+//! API under `/api/v1`, and the operational endpoints `/healthz`, `/readyz` and `/metrics`.
+
+mod ops;
+mod problem;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{FromRef, MatchedPath, Request, State},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
+
+use crate::{
+    bridge::BridgeState, broker::BrokerHandle, observability::HttpLabels, observability::Metrics,
+    store::Store,
+};
+
+pub use problem::Problem;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub bridge: tokio::sync::watch::Receiver<BridgeState>,
+    /// The embedded broker, when it runs in this process.
+    pub broker: Option<BrokerHandle>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The whole HTTP surface of the server.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let api = Router::new().fallback(problem::api_not_found);
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .nest("/api/v1", api)
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or(request.uri().path(), MatchedPath::as_str);
+                tracing::info_span!("http", method = %request.method(), route = %route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Counts answered requests by method and status for `/metrics`.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// How long a graceful shutdown waits for open requests (live streams never end by themselves).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

@@ -1,0 +1,94 @@
+//! Operational endpoints: liveness, readiness and metrics.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use serde::Serialize;
+
+use super::AppState;
+use crate::bridge::BridgeState;
+
+/// Liveness: the process serves HTTP.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// One dependency's state in the readiness answer.
+#[derive(Debug, Serialize)]
+struct Check {
+    ok: bool,
+    detail: String,
+}
+
+/// The readiness answer.
+#[derive(Debug, Serialize)]
+struct Readiness {
+    ready: bool,
+    database: Check,
+    broker: Check,
+}
+
+/// Readiness: 200 when the database answers and the bridge is connected to the broker, else 503.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match state.store.ping().await {
+        Ok(()) => Check {
+            ok: true,
+            detail: state.store.backend().name().to_string(),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "readiness: database unreachable");
+            Check {
+                ok: false,
+                detail: "database unreachable".to_string(),
+            }
+        }
+    };
+    let broker = match &*state.bridge.borrow() {
+        BridgeState::Connected { since } => Check {
+            ok: true,
+            detail: format!("bridge connected since {since}"),
+        },
+        BridgeState::Connecting => Check {
+            ok: false,
+            detail: "bridge connecting".to_string(),
+        },
+        BridgeState::Disconnected { since, .. } => Check {
+            ok: false,
+            detail: format!("bridge disconnected since {since}"),
+        },
+    };
+    let ready = database.ok && broker.ok;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database,
+            broker,
+        }),
+    )
+}
+
+/// Prometheus metrics in the OpenMetrics text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(broker) = &state.broker {
+        state
+            .metrics
+            .broker_clients
+            .set(broker.connected_clients().await);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}

@@ -1,0 +1,142 @@
+//! Logs (tracing) and metrics (Prometheus text at `/metrics`).
+
+use std::io::IsTerminal;
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, info::Info},
+    registry::Registry,
+};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global log subscriber: human-readable on a terminal, JSON lines otherwise (or as configured).
+/// `RUST_LOG` overrides the configured level. Calling it twice is harmless.
+pub fn init_logging(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match config.format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = if json {
+        registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .try_init()
+    } else {
+        registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init()
+    };
+    // An error only means a subscriber is already installed (e.g. several apps in one test process).
+    drop(result);
+}
+
+/// Labels of the HTTP request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub status: u16,
+}
+
+/// The server's metrics, one registry per application instance.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests answered, by method and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// 1 while the bridge is connected to the broker.
+    pub bridge_connected: Gauge,
+    /// Times the bridge (re)connected to the broker.
+    pub bridge_connects: Counter,
+    /// Clients connected to the embedded broker, read at scrape time.
+    pub broker_clients: Gauge,
+    /// Messages the embedded broker received from clients.
+    pub broker_received: Counter,
+    /// Messages the embedded broker delivered to subscribers.
+    pub broker_delivered: Counter,
+    /// Messages the embedded broker dropped (queue full, expired, refused by the ACL).
+    pub broker_dropped: Counter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("brewlink");
+        registry.register(
+            "build",
+            "Version of the running server",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        let bridge_connected = Gauge::default();
+        registry.register(
+            "bridge_connected",
+            "1 while the bridge is connected to the broker",
+            bridge_connected.clone(),
+        );
+        let bridge_connects = Counter::default();
+        registry.register(
+            "bridge_connects",
+            "Times the bridge connected to the broker",
+            bridge_connects.clone(),
+        );
+        let broker_clients = Gauge::default();
+        registry.register(
+            "broker_clients",
+            "Clients connected to the embedded broker",
+            broker_clients.clone(),
+        );
+        let broker_received = Counter::default();
+        registry.register(
+            "broker_messages_received",
+            "Messages the embedded broker received",
+            broker_received.clone(),
+        );
+        let broker_delivered = Counter::default();
+        registry.register(
+            "broker_messages_delivered",
+            "Messages the embedded broker delivered",
+            broker_delivered.clone(),
+        );
+        let broker_dropped = Counter::default();
+        registry.register(
+            "broker_messages_dropped",
+            "Messages the embedded broker dropped",
+            broker_dropped.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            bridge_connected,
+            bridge_connects,
+            broker_clients,
+            broker_received,
+            broker_delivered,
+            broker_dropped,
+        }
+    }
+
+    /// The Prometheus/OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

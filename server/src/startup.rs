@@ -1,0 +1,252 @@
+//! `Application::build(config)` opens the store, starts the embedded broker (unless an external one is
+//! configured), starts the bridge and binds HTTP — every port may be 0 — and reports what it bound.
+//! The binary and the tests start the server exactly this way.
+
+use std::{
+    io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    bridge::{Bridge, BrokerEndpoint, EndpointError},
+    broker::{BrokerError, BrokerSettings, EmbeddedBroker},
+    config::Config,
+    http::{self, AppState},
+    observability::Metrics,
+    store::{Store, StoreError, audit::NewAuditEvent},
+};
+
+/// The server could not start. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "cannot create the data folder {path}: {source}. Set data.dir (BREWLINK_DATA_DIR) to a writable folder"
+    )]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot read or write {path}: {source}")]
+    DataFile { path: PathBuf, source: io::Error },
+    #[error("cannot open the database: {0}. Check database.url (BREWLINK_DATABASE_URL)")]
+    Store(#[from] StoreError),
+    #[error(
+        "cannot listen for HTTP on {addr}: {source}. Set http.addr (BREWLINK_HTTP_ADDR) to a free address, e.g. 127.0.0.1:3100"
+    )]
+    HttpBind { addr: SocketAddr, source: io::Error },
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    ExternalBroker(#[from] EndpointError),
+}
+
+/// A built server, bound to its ports, ready to run.
+pub struct Application {
+    http_listener: TcpListener,
+    http_addr: SocketAddr,
+    router: axum::Router,
+    store: Store,
+    broker: Option<EmbeddedBroker>,
+    bridge: Bridge,
+    shutdown: CancellationToken,
+}
+
+/// The file in the data folder that holds the bridge's password for the embedded broker.
+const BRIDGE_PASSWORD_FILE: &str = "mqtt-bridge-password";
+/// The bridge's user name on the embedded broker.
+pub const BRIDGE_USERNAME: &str = "brewlink-bridge";
+
+impl Application {
+    /// Opens and migrates the store, starts the broker and the bridge, binds HTTP.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // Both rustls back ends are linked (the broker brings aws-lc-rs, QUIC brings ring): pick one.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let data_dir = &config.data.dir;
+        std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+
+        let store = Store::connect(&config.database_url(), config.database.max_connections).await?;
+        store.migrate().await?;
+
+        let metrics = Arc::new(Metrics::new());
+        let shutdown = CancellationToken::new();
+        let max_packet_size = config.mqtt.max_packet_size as usize;
+
+        let (broker, endpoint) = if config.embedded_broker() {
+            let password = bridge_password(data_dir)?;
+            let broker = EmbeddedBroker::start(
+                BrokerSettings {
+                    plain_addr: SocketAddr::new(config.mqtt.host, config.mqtt.port),
+                    bridge_username: BRIDGE_USERNAME.to_string(),
+                    bridge_password: password.clone(),
+                    max_packet_size: config.mqtt.max_packet_size,
+                },
+                metrics.clone(),
+            )
+            .await?;
+            let endpoint = BrokerEndpoint {
+                host: broker.plain_addr().ip().to_string(),
+                port: broker.plain_addr().port(),
+                tls: false,
+                username: Some(BRIDGE_USERNAME.to_string()),
+                password: Some(password),
+            };
+            (Some(broker), endpoint)
+        } else {
+            (None, BrokerEndpoint::from_url(&config.mqtt.external_url)?)
+        };
+        let bridge = Bridge::start(
+            &endpoint,
+            &config.mqtt.bridge_client_id,
+            max_packet_size,
+            metrics.clone(),
+            shutdown.clone(),
+        );
+
+        let http_listener = TcpListener::bind(config.http.addr)
+            .await
+            .map_err(|source| StartupError::HttpBind {
+                addr: config.http.addr,
+                source,
+            })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartupError::HttpBind {
+                addr: config.http.addr,
+                source,
+            })?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("brewlink")
+            .site_root(config.http.site_root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(http_addr)
+            .build();
+        let router = http::router(AppState {
+            leptos_options,
+            store: store.clone(),
+            metrics,
+            bridge: bridge.state_receiver(),
+            broker: broker.as_ref().map(EmbeddedBroker::handle),
+        });
+
+        let mqtt = broker
+            .as_ref()
+            .map(|broker| broker.plain_addr().to_string());
+        let started = NewAuditEvent {
+            actor: "system".to_string(),
+            action: "server.started".to_string(),
+            subject: String::new(),
+            detail: serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "http": http_addr.to_string(),
+                "database": store.backend().name(),
+                "embedded_broker": mqtt,
+            }),
+            source_ip: None,
+        };
+        store.audit_record(&started, chrono::Utc::now()).await?;
+
+        Ok(Self {
+            http_listener,
+            http_addr,
+            router,
+            store,
+            broker,
+            bridge,
+            shutdown,
+        })
+    }
+
+    /// The address HTTP is bound to.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The embedded broker's plain listener, when the embedded broker runs.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.broker.as_ref().map(EmbeddedBroker::plain_addr)
+    }
+
+    /// Cancel this token to stop the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The store, for tests and CLI commands that run beside the server.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops HTTP (open requests get a short
+    /// grace period), the bridge, the broker and the store, in that order.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let Self {
+            http_listener,
+            router,
+            store,
+            broker,
+            bridge,
+            shutdown,
+            ..
+        } = self;
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(http_listener, service).with_graceful_shutdown({
+            let shutdown = shutdown.clone();
+            async move { shutdown.cancelled().await }
+        });
+        let serve = tokio::spawn(serve.into_future());
+        shutdown.cancelled().await;
+        let abort = serve.abort_handle();
+        let result = match tokio::time::timeout(http::SHUTDOWN_GRACE, serve).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(io::Error::other(join_error)),
+            Err(_) => {
+                tracing::info!("open HTTP connections closed after the grace period");
+                abort.abort();
+                Ok(())
+            }
+        };
+        bridge.stop().await;
+        if let Some(broker) = broker {
+            broker.stop().await;
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// The bridge's password for the embedded broker: made once, kept in the data folder (mode 0600).
+fn bridge_password(data_dir: &Path) -> Result<String, StartupError> {
+    let path = data_dir.join(BRIDGE_PASSWORD_FILE);
+    let file_error = |source| StartupError::DataFile {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(file_error(error)),
+    }
+    let password = hex::encode(rand::random::<[u8; 32]>());
+    write_private_file(&path, password.as_bytes()).map_err(file_error)?;
+    Ok(password)
+}
+
+/// Writes a file only its owner may read.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}

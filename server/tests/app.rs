@@ -1,0 +1,244 @@
+//! The running application over real HTTP and MQTT: pages, operational endpoints, the embedded
+//! broker's doors, restart and shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Db, TestApp, TestDatabase, test_config};
+use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet};
+
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Your brewery, connected."), "{html}");
+    assert!(html.contains("Quick ABV calculator"));
+    assert!(
+        html.contains("/pkg/brewlink.js"),
+        "the page loads the hydration script"
+    );
+    assert!(html.contains("<title>BrewLink</title>"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_and_unknown_api_routes_are_problems() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("Page not found"));
+
+    let api = app
+        .client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["status"], 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    app.wait_ready().await;
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["database"]["detail"], "sqlite");
+
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("brewlink_bridge_connected 1"), "{text}");
+    assert!(
+        text.contains("brewlink_broker_clients 1"),
+        "the bridge is the one client:\n{text}"
+    );
+    assert!(
+        text.contains(r#"brewlink_http_requests_total{method="GET",status="200"}"#),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics text ends with EOF"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_app_is_ready() {
+    let app = TestApp::spawn_on(Db::Postgres).await;
+    app.wait_ready().await;
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["database"]["detail"], "postgres");
+    app.stop().await;
+}
+
+/// Connects an MQTT client to the embedded broker's plain listener and returns the CONNACK code.
+async fn connect(
+    app: &TestApp,
+    client_id: &str,
+    credentials: Option<(&str, &str)>,
+) -> ConnectReturnCode {
+    let addr = app.mqtt_addr.expect("embedded broker");
+    let mut options = MqttOptions::new(client_id, addr.ip().to_string(), addr.port());
+    if let Some((username, password)) = credentials {
+        options.set_credentials(username, password);
+    }
+    let (client, mut event_loop) = AsyncClient::new(options, 10);
+    let code = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match event_loop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => return ack.code,
+                Ok(_) => {}
+                Err(rumqttc::ConnectionError::ConnectionRefused(code)) => return code,
+                Err(error) => panic!("unexpected MQTT error: {error}"),
+            }
+        }
+    })
+    .await
+    .expect("the broker answers CONNECT");
+    let _ = client.disconnect().await;
+    code
+}
+
+#[tokio::test]
+async fn broker_refuses_anonymous_and_wrong_passwords_and_accepts_the_bridge_account() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        connect(&app, "anon", None).await,
+        ConnectReturnCode::NotAuthorized
+    );
+    assert_eq!(
+        connect(&app, "guess", Some(("brewlink-bridge", "wrong"))).await,
+        ConnectReturnCode::NotAuthorized
+    );
+    let password =
+        std::fs::read_to_string(app.data_dir.path().join("mqtt-bridge-password")).unwrap();
+    assert_eq!(
+        connect(&app, "ops-tool", Some(("brewlink-bridge", password.trim()))).await,
+        ConnectReturnCode::Success
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(app.data_dir.path().join("mqtt-bridge-password"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the password file is private");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn second_start_reuses_the_data_folder() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let config = test_config(data_dir.path(), &database.url);
+    let first = TestApp::spawn_with(config.clone(), data_dir, database).await;
+    first.wait_ready().await;
+    let password =
+        std::fs::read_to_string(first.data_dir.path().join("mqtt-bridge-password")).unwrap();
+    let (_, data_dir) = first.stop().await;
+
+    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let second = TestApp::spawn_with(config, data_dir, database).await;
+    second.wait_ready().await;
+    let again =
+        std::fs::read_to_string(second.data_dir.path().join("mqtt-bridge-password")).unwrap();
+    assert_eq!(password, again, "the bridge keeps its credentials");
+    let starts = second.store().await.audit_list(None, 10).await.unwrap();
+    let started: Vec<_> = starts
+        .items
+        .iter()
+        .filter(|event| event.action == "server.started")
+        .collect();
+    assert_eq!(started.len(), 2, "both starts are in the same database");
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_is_quick_even_with_clients_connected() {
+    let app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let (took, _) = app.stop().await;
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}
+
+#[tokio::test]
+async fn external_broker_mode_runs_no_embedded_broker() {
+    // A second app uses the first one's embedded broker as its "external" broker.
+    let host = TestApp::spawn().await;
+    let password =
+        std::fs::read_to_string(host.data_dir.path().join("mqtt-bridge-password")).unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.external_url = format!(
+        "mqtt://brewlink-bridge:{}@{}",
+        password.trim(),
+        host.mqtt_addr.unwrap()
+    );
+    config.mqtt.bridge_client_id = "brewlink-bridge-2".to_string();
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    assert_eq!(app.mqtt_addr, None);
+    app.wait_ready().await;
+    app.stop().await;
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn external_mosquitto_is_used_as_the_broker() {
+    let url = std::env::var("BREWLINK_TEST_MOSQUITTO_URL")
+        .unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_string());
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Db::Postgres, data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.external_url = url;
+    config.mqtt.bridge_client_id = format!("brewlink-test-{}", std::process::id());
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    app.wait_ready().await;
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["broker"]["ok"], true, "{ready}");
+    app.stop().await;
+}

@@ -1,0 +1,140 @@
+//! The `brewlink` command as a user runs it.
+
+use std::{process::Command, time::Duration};
+
+fn brewlink() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_brewlink"));
+    // The tests' own environment must not leak into the command's configuration.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BREWLINK_") || key == "DATABASE_URL" || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+#[test]
+fn help_explains_the_commands_and_options() {
+    let output = brewlink().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for word in ["serve", "migrate", "config", "--config", "BREWLINK_"] {
+        assert!(help.contains(word), "--help mentions {word}:\n{help}");
+    }
+}
+
+#[test]
+fn config_print_shows_the_effective_configuration() {
+    let output = brewlink()
+        .args(["config", "print"])
+        .env("BREWLINK_MQTT_PORT", "1884")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("port = 1884"), "{text}");
+    assert!(
+        text.contains("# Port of the embedded broker's plain listener"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let output = brewlink()
+        .args(["config", "print"])
+        .env("BREWLINK_MQTT_PORT", "99999")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains("brewlink: invalid configuration: mqtt.port (from BREWLINK_MQTT_PORT)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn migrate_creates_and_updates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = brewlink()
+            .arg("migrate")
+            .env("BREWLINK_DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("database is up to date (sqlite)")
+        );
+    }
+    assert!(dir.path().join("brewlink.db").exists());
+}
+
+#[test]
+fn a_taken_mqtt_port_names_the_port_and_the_setting() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let output = brewlink()
+        .arg("serve")
+        .env("BREWLINK_DATA_DIR", dir.path())
+        .env("BREWLINK_HTTP_ADDR", "127.0.0.1:0")
+        .env("BREWLINK_MQTT_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(error.contains(&format!("MQTT port {port}")), "{error}");
+    assert!(
+        error.contains("BREWLINK_MQTT_PORT") && error.contains("BREWLINK_MQTT_EXTERNAL_URL"),
+        "{error}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_within_seconds() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = brewlink()
+        .arg("serve")
+        .env("BREWLINK_DATA_DIR", dir.path())
+        .env("BREWLINK_HTTP_ADDR", "127.0.0.1:0")
+        .env("BREWLINK_MQTT_PORT", "0")
+        .env("BREWLINK_MQTT_TLS_PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("BrewLink is serving http://127.0.0.1:"),
+        "{line}"
+    );
+
+    let stopped_at = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(5),
+            "the server did not stop within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

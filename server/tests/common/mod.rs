@@ -1,0 +1,178 @@
+//! Test harness: spawns the real application on port 0 (HTTP and MQTT) with a temporary data folder
+//! and a fresh database, and drives it with real clients.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::{io, net::SocketAddr, time::Duration};
+
+use brewlink::{config::Config, startup::Application, store::Store};
+use sqlx::{Connection, Executor};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Which database a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use; `BREWLINK_TEST_POSTGRES_URL` overrides it.
+pub fn postgres_server_url() -> String {
+    std::env::var("BREWLINK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// A database made for one test and dropped by `drop_database`.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    /// A fresh database: a new PostgreSQL database, or a SQLite file in `dir`.
+    pub async fn create(db: Db, dir: &std::path::Path) -> Self {
+        match db {
+            Db::Sqlite => Self {
+                url: format!("sqlite://{}?mode=rwc", dir.join("brewlink.db").display()),
+                postgres_name: None,
+            },
+            Db::Postgres => {
+                sqlx::any::install_default_drivers();
+                let name = format!("brewlink_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+                let server = postgres_server_url();
+                let mut connection = sqlx::AnyConnection::connect(&format!("{server}/postgres"))
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432 must run for the tests (the test command starts it)");
+                connection
+                    .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                    .await
+                    .expect("create database");
+                connection.close().await.ok();
+                Self {
+                    url: format!("{server}/{name}"),
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (SQLite files go with their temporary folder).
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.postgres_name {
+            let server = postgres_server_url();
+            if let Ok(mut connection) =
+                sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
+            {
+                let _ = connection
+                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                    .await;
+                let _ = connection.close().await;
+            }
+        }
+    }
+}
+
+/// A configuration for tests: every port 0, the given data folder and database.
+pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
+    let mut config = Config::default();
+    config.http.addr = "127.0.0.1:0".parse().unwrap();
+    config.data.dir = data_dir.to_path_buf();
+    config.database.url = database_url.to_string();
+    config.mqtt.port = 0;
+    config.mqtt.tls_port = 0;
+    config.mqtt.tls_host = "127.0.0.1".parse().unwrap();
+    config
+}
+
+/// A running application and clients to drive it.
+pub struct TestApp {
+    pub http_addr: SocketAddr,
+    pub mqtt_addr: Option<SocketAddr>,
+    pub data_dir: TempDir,
+    pub database: TestDatabase,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl TestApp {
+    /// Spawns the application on SQLite with the embedded broker.
+    pub async fn spawn() -> Self {
+        Self::spawn_on(Db::Sqlite).await
+    }
+
+    /// Spawns the application on the given database with the embedded broker.
+    pub async fn spawn_on(db: Db) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(db, data_dir.path()).await;
+        let config = test_config(data_dir.path(), &database.url);
+        Self::spawn_with(config, data_dir, database).await
+    }
+
+    /// Spawns the application with a prepared configuration.
+    pub async fn spawn_with(config: Config, data_dir: TempDir, database: TestDatabase) -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let app = Application::build(config)
+            .await
+            .expect("the application starts");
+        let http_addr = app.http_addr();
+        let mqtt_addr = app.mqtt_addr();
+        let shutdown = app.shutdown_token();
+        let task = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            http_addr,
+            mqtt_addr,
+            data_dir,
+            database,
+            client,
+            shutdown,
+            task,
+        }
+    }
+
+    /// The absolute URL of a path on this app.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
+    }
+
+    /// Waits until `/readyz` answers 200 (database and broker reachable), at most ten seconds.
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let response = self.client.get(self.url("/readyz")).send().await;
+            if response.is_ok_and(|response| response.status() == 200) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the app did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A store connected to this app's database.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.database.url, 2).await.unwrap()
+    }
+
+    /// Stops the application gracefully; returns how long that took.
+    pub async fn stop(self) -> (Duration, TempDir) {
+        let started = std::time::Instant::now();
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+        let took = started.elapsed();
+        self.database.drop_database().await;
+        (took, self.data_dir)
+    }
+}

@@ -1,0 +1,138 @@
+//! Store tests, each run against SQLite and PostgreSQL.
+
+mod common;
+
+use brewlink::store::{Backend, Store, audit::NewAuditEvent};
+use chrono::{TimeZone, Utc};
+use common::{Db, TestDatabase};
+
+async fn fresh_store(db: Db) -> (Store, TestDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(db, dir.path()).await;
+    let store = Store::connect(&database.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, database, dir)
+}
+
+fn event(n: usize) -> NewAuditEvent {
+    NewAuditEvent {
+        actor: format!("user:{n}"),
+        action: "test.happened".to_string(),
+        subject: format!("device:{n}"),
+        detail: serde_json::json!({ "n": n, "text": "naïve ☕ 'quoted'" }),
+        source_ip: (n % 2 == 0).then(|| "127.0.0.1".to_string()),
+    }
+}
+
+async fn audit_log_round_trips_and_pages(db: Db) {
+    let (store, database, _dir) = fresh_store(db).await;
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 0).unwrap();
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(store.audit_record(&event(n), at).await.unwrap());
+    }
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids increase: {ids:?}"
+    );
+
+    let first = store.audit_list(None, 3).await.unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|e| e.actor.as_str())
+            .collect::<Vec<_>>(),
+        ["user:6", "user:5", "user:4"]
+    );
+    assert_eq!(first.items[0].at, at);
+    assert_eq!(
+        first.items[0].detail,
+        serde_json::json!({ "n": 6, "text": "naïve ☕ 'quoted'" })
+    );
+    assert_eq!(first.items[0].source_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(first.items[1].source_ip, None);
+
+    let second = store.audit_list(first.next_before, 3).await.unwrap();
+    assert_eq!(second.items.len(), 3);
+    let third = store.audit_list(second.next_before, 3).await.unwrap();
+    assert_eq!(
+        third
+            .items
+            .iter()
+            .map(|e| e.actor.as_str())
+            .collect::<Vec<_>>(),
+        ["user:0"]
+    );
+    assert_eq!(third.next_before, None, "the last page says so");
+
+    store.close().await;
+    database.drop_database().await;
+}
+
+async fn migrations_are_idempotent(db: Db) {
+    let (store, database, _dir) = fresh_store(db).await;
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+    let reopened = Store::connect(&database.url, 1).await.unwrap();
+    reopened.migrate().await.unwrap();
+    assert_eq!(reopened.audit_list(None, 10).await.unwrap().items, vec![]);
+    assert_eq!(
+        reopened.backend(),
+        if db == Db::Sqlite {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    );
+    reopened.close().await;
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_log_round_trips_and_pages() {
+    audit_log_round_trips_and_pages(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_log_round_trips_and_pages() {
+    audit_log_round_trips_and_pages(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_idempotent() {
+    migrations_are_idempotent(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_migrations_are_idempotent() {
+    migrations_are_idempotent(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode() {
+    let (store, _database, dir) = fresh_store(Db::Sqlite).await;
+    store.close().await;
+    let url = format!("sqlite://{}", dir.path().join("brewlink.db").display());
+    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused_clearly() {
+    let error = Store::connect("mysql://root@127.0.0.1/test", 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("sqlite://") && error.contains("postgres://"),
+        "{error}"
+    );
+}
