@@ -1,13 +1,12 @@
 // Debian's Chromium driven by playwright-core (no browser download).
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 /** Where screenshots go for review. */
 export const outputDir = resolve(import.meta.dirname, '..', 'output');
 
-/** Launches headless Chromium with a fresh profile. */
+/** Launches headless Chromium; playwright gives every launch a fresh temporary profile. */
 export async function launchBrowser() {
   mkdirSync(outputDir, { recursive: true });
   return chromium.launch({
@@ -21,7 +20,6 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'brewlink-chromium-'))}`,
     ],
   });
 }

@@ -16,7 +16,7 @@ pub enum GravityError {
     NotANumber,
     #[error("must be between 0.980 and 1.200")]
     OutOfRange,
-    #[error("final gravity must not be above the original gravity")]
+    #[error("Final gravity must not be above the original gravity")]
     FinalAboveOriginal,
 }
 
