@@ -15,7 +15,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration of one server instance.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -139,18 +139,6 @@ impl Default for LogConfig {
         Self {
             level: "info".to_string(),
             format: LogFormat::Auto,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            data: DataConfig::default(),
-            database: DatabaseConfig::default(),
-            mqtt: MqttConfig::default(),
-            log: LogConfig::default(),
         }
     }
 }
@@ -306,6 +294,8 @@ fn key_doc(section: &str, key: &str) -> &'static str {
 }
 
 #[cfg(test)]
+// figment's Jail takes closures returning its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

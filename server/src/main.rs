@@ -86,8 +86,16 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     observability::init_logging(&config.log);
+    // Listen for stop signals before anything else, so that a signal sent as soon as the server
+    // says it serves is handled gracefully.
+    let stop_signal = stop_signal()?;
     let app = Application::build(config).await?;
     let shutdown = app.shutdown_token();
+    tokio::spawn(async move {
+        stop_signal.await;
+        tracing::info!("stop signal received; shutting down");
+        shutdown.cancel();
+    });
     match app.mqtt_addr() {
         Some(mqtt) => println!(
             "BrewLink is serving http://{} (embedded MQTT broker on {mqtt})",
@@ -98,11 +106,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             app.http_addr()
         ),
     }
-    tokio::spawn(async move {
-        wait_for_stop_signal().await;
-        tracing::info!("stop signal received; shutting down");
-        shutdown.cancel();
-    });
     app.run_until_stopped().await?;
     Ok(())
 }
@@ -117,24 +120,24 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Registers for Ctrl-C and SIGTERM now; the returned future resolves when either arrives.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
+}
+
+/// Registers for Ctrl-C; the returned future resolves when it arrives.
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

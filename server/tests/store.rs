@@ -20,7 +20,7 @@ fn event(n: usize) -> NewAuditEvent {
         action: "test.happened".to_string(),
         subject: format!("device:{n}"),
         detail: serde_json::json!({ "n": n, "text": "naïve ☕ 'quoted'" }),
-        source_ip: (n % 2 == 0).then(|| "127.0.0.1".to_string()),
+        source_ip: n.is_multiple_of(2).then(|| "127.0.0.1".to_string()),
     }
 }
 
