@@ -6,16 +6,19 @@
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod server_fns;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use components::layout::Layout;
-use pages::{home::HomePage, not_found::NotFound};
+use pages::{
+    account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -46,8 +49,12 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "BrewLink".to_string() } else { format!("{page} · BrewLink") } />
         <Router>
             <Layout>
+                // Pages render completely on the server (Async): they work before hydration and without JS.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

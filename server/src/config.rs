@@ -33,6 +33,9 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Folder with the built browser assets (`pkg/` with wasm, JS and CSS), as made by cargo-leptos.
     pub site_root: PathBuf,
+    /// The address people use, e.g. `https://brew.example.com` behind a TLS proxy. Empty: the site is
+    /// served as is over plain HTTP. An `https://` URL makes cookies Secure and `__Host-` prefixed.
+    pub public_url: String,
 }
 
 /// Where the server keeps its files.
@@ -99,6 +102,7 @@ impl Default for HttpConfig {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
             site_root: PathBuf::from("target/site"),
+            public_url: String::new(),
         }
     }
 }
@@ -195,6 +199,26 @@ impl Config {
         }
     }
 
+    /// The origin (`scheme://host[:port]`) of `http.public_url`, when set.
+    pub fn public_origin(&self) -> Result<Option<String>, ConfigError> {
+        if self.http.public_url.is_empty() {
+            return Ok(None);
+        }
+        let url = url::Url::parse(&self.http.public_url)
+            .map_err(|error| ConfigError::Invalid(format!("http.public_url: {error}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid(
+                "http.public_url must start with http:// or https://".to_string(),
+            ));
+        }
+        Ok(Some(url.origin().ascii_serialization()))
+    }
+
+    /// Whether the site is served over HTTPS (cookies are then Secure and `__Host-` prefixed).
+    pub fn https(&self) -> bool {
+        self.http.public_url.starts_with("https://")
+    }
+
     /// Whether the embedded broker runs in this process.
     pub fn embedded_broker(&self) -> bool {
         self.mqtt.external_url.is_empty()
@@ -260,6 +284,10 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         }
         ("http", "site_root") => {
             "Folder with the built browser assets (pkg/ with wasm, JS and CSS), as made by cargo-leptos."
+        }
+        ("http", "public_url") => {
+            "The address people use, e.g. https://brew.example.com behind a TLS proxy. Empty: served as is\n\
+             over plain HTTP. An https:// URL makes cookies Secure and __Host- prefixed."
         }
         ("data", "dir") => {
             "Folder for the SQLite database, the broker's credentials and certificates. Created when missing."

@@ -1,10 +1,12 @@
 //! The BrewLink server: the web app, the JSON API, the embedded MQTT broker and the bridge between
 //! devices and the database. `main.rs` is the CLI; everything else lives here so tests can drive it.
 
+pub mod auth;
 pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod http;
 pub mod observability;
+pub mod services;
 pub mod startup;
 pub mod store;

@@ -2,7 +2,14 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use brewlink::{config::Config, observability, startup::Application, store::Store};
+use brewlink::{
+    auth::{Actor, Role},
+    config::Config,
+    observability,
+    services::{Origin, ServiceError, Services, accounts::NewAccount},
+    startup::Application,
+    store::Store,
+};
 use clap::{Parser, Subcommand};
 
 /// BrewLink: the IoT platform for home-brewing devices.
@@ -38,6 +45,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account, e.g. the first staff account. The password is asked for on a terminal, or
+    /// read from the first line of standard input (`echo "$PASSWORD" | brewlink user create ...`).
+    Create {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+        /// The display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the account staff (may use the admin site).
+        #[arg(long)]
+        staff: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +97,9 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(config)),
         Command::Migrate => runtime.block_on(migrate(config)),
+        Command::User {
+            command: UserCommand::Create { email, name, staff },
+        } => runtime.block_on(create_user(config, email, name, staff)),
         Command::Config {
             command: ConfigCommand::Print,
         } => {
@@ -118,6 +150,65 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     store.close().await;
     println!("database is up to date ({})", store.backend().name());
     Ok(())
+}
+
+async fn create_user(
+    config: Config,
+    email: String,
+    name: Option<String>,
+    staff: bool,
+) -> anyhow::Result<()> {
+    let password = read_new_password()?;
+    std::fs::create_dir_all(&config.data.dir)?;
+    let store = Store::connect(&config.database_url(), 2).await?;
+    store.migrate().await?;
+    let services = Services::new(store.clone());
+    let role = if staff { Role::Staff } else { Role::Brewer };
+    let account = NewAccount {
+        email,
+        password,
+        name,
+    };
+    let result = services
+        .create_account(&Actor::System, account, role, &Origin::default())
+        .await;
+    store.close().await;
+    match result {
+        Ok(user) => {
+            println!(
+                "created {} account {} ({})",
+                user.role.as_str(),
+                user.email,
+                user.id
+            );
+            Ok(())
+        }
+        Err(ServiceError::Validation(fields)) => {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|(field, message)| format!("{field}: {message}"))
+                .collect();
+            anyhow::bail!("cannot create the account: {}", problems.join("; "))
+        }
+        Err(error) => anyhow::bail!("cannot create the account: {error}"),
+    }
+}
+
+/// A new password: asked twice without echo on a terminal, else the first line of standard input.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password (at least 10 characters): ")?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        anyhow::ensure!(first == second, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\n', '\r']).to_string();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        Ok(password)
+    }
 }
 
 /// Registers for Ctrl-C and SIGTERM now; the returned future resolves when either arrives.

@@ -19,6 +19,7 @@ use crate::{
     config::Config,
     http::{self, AppState},
     observability::Metrics,
+    services::Services,
     store::{Store, StoreError, audit::NewAuditEvent},
 };
 
@@ -41,6 +42,8 @@ pub enum StartupError {
     Broker(#[from] BrokerError),
     #[error(transparent)]
     ExternalBroker(#[from] EndpointError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// A built server, bound to its ports, ready to run.
@@ -132,7 +135,17 @@ impl Application {
             metrics,
             bridge: bridge.state_receiver(),
             broker: broker.as_ref().map(EmbeddedBroker::handle),
+            services: Services::new(store.clone()),
+            session_cookie: if config.https() {
+                "__Host-brewlink_session"
+            } else {
+                "brewlink_session"
+            }
+            .to_string(),
+            public_origin: config.public_origin()?,
+            secure_cookies: config.https(),
         });
+        tokio::spawn(remove_expired_sessions(store.clone(), shutdown.clone()));
 
         let mqtt = broker
             .as_ref()
@@ -218,6 +231,25 @@ impl Application {
         store.close().await;
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Deletes expired web sessions every hour until shutdown.
+async fn remove_expired_sessions(store: Store, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        match store
+            .sessions_delete_expired(chrono::Utc::now().timestamp_millis())
+            .await
+        {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
     }
 }
 

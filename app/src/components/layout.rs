@@ -2,10 +2,16 @@
 
 use leptos::prelude::*;
 
+use crate::server_fns::current_user;
+
+const NAV_LINK: &str = "rounded px-1 font-medium text-stone-700 hover:text-amber-700 focus:outline-none \
+    focus-visible:ring-2 focus-visible:ring-amber-500 dark:text-stone-200 dark:hover:text-amber-400";
+
 /// Header, navigation (collapsible on small screens), the page, and the footer.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let (menu_open, set_menu_open) = signal(false);
+    let user = Resource::new(|| (), |_| current_user());
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:rounded focus:bg-amber-500 focus:px-3 focus:py-2 focus:text-stone-950">
             "Skip to content"
@@ -40,7 +46,34 @@ pub fn Layout(children: Children) -> impl IntoView {
                     }
                 >
                     <ul class="flex flex-col gap-2 sm:flex-row sm:items-center sm:gap-6">
-                        <li><a href="/" class="rounded px-1 font-medium text-stone-700 hover:text-amber-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 dark:text-stone-200 dark:hover:text-amber-400">"Home"</a></li>
+                        <li><a href="/" class=NAV_LINK>"Home"</a></li>
+                        <Suspense>
+                            {move || Suspend::new(async move {
+                                match user.await {
+                                    Ok(Some(user)) => {
+                                        let name = if user.name.is_empty() { user.email } else { user.name };
+                                        view! {
+                                            <li><a href="/account" class=NAV_LINK aria-label=format!("Account of {name}")>"Account"</a></li>
+                                            <li>
+                                                <form method="post" action="/logout">
+                                                    <button type="submit" class=format!("{NAV_LINK} cursor-pointer")>"Log out"</button>
+                                                </form>
+                                            </li>
+                                        }
+                                        .into_any()
+                                    }
+                                    _ => view! {
+                                        <li><a href="/login" class=NAV_LINK>"Log in"</a></li>
+                                        <li>
+                                            <a href="/signup" class="rounded-md bg-amber-500 px-3 py-1.5 font-medium text-stone-950 hover:bg-amber-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-700">
+                                                "Sign up"
+                                            </a>
+                                        </li>
+                                    }
+                                    .into_any(),
+                                }
+                            })}
+                        </Suspense>
                     </ul>
                 </nav>
             </div>

@@ -1,3 +1,6 @@
 //! Types shared by the server, the browser and the JSON API.
 
+pub mod account;
 pub mod brewing;
+pub mod flash;
+pub mod page;

@@ -1,8 +1,13 @@
 //! The axum router: the Leptos app (server-rendered pages, server functions, static assets), the JSON
 //! API under `/api/v1`, and the operational endpoints `/healthz`, `/readyz` and `/metrics`.
 
+mod api;
+mod app_backend;
+pub mod identity;
 mod ops;
-mod problem;
+pub mod problem;
+mod sessions;
+mod web;
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,13 +18,14 @@ use axum::{
     response::Response,
     routing::get,
 };
-use leptos::prelude::LeptosOptions;
+use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 use crate::{
-    bridge::BridgeState, broker::BrokerHandle, observability::HttpLabels, observability::Metrics,
-    store::Store,
+    auth::session_store::DbSessionStore, bridge::BridgeState, broker::BrokerHandle,
+    observability::HttpLabels, observability::Metrics, services::Services, store::Store,
 };
 
 pub use problem::Problem;
@@ -33,7 +39,17 @@ pub struct AppState {
     pub bridge: tokio::sync::watch::Receiver<BridgeState>,
     /// The embedded broker, when it runs in this process.
     pub broker: Option<BrokerHandle>,
+    pub services: Services,
+    /// The session cookie's name (`__Host-` prefixed when served over HTTPS).
+    pub session_cookie: String,
+    /// The site's origin (`https://host`) when configured; else requests are checked against `Host`.
+    pub public_origin: Option<String>,
+    /// Whether cookies are marked Secure (the site is served over HTTPS).
+    pub secure_cookies: bool,
 }
+
+/// How long a web session lasts without use.
+const SESSION_IDLE_DAYS: i64 = 14;
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
@@ -44,19 +60,40 @@ impl FromRef<AppState> for LeptosOptions {
 /// The whole HTTP surface of the server.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let api = Router::new().fallback(problem::api_not_found);
+    let backend: app::server_fns::backend::SharedBackend = Arc::new(app_backend::AppBackend {
+        services: state.services.clone(),
+    });
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+        .with_name(state.session_cookie.clone())
+        .with_secure(state.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(
+            SESSION_IDLE_DAYS,
+        )));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .nest("/api/v1", api)
-        .leptos_routes(&state, routes, {
+        .nest("/api/v1", api::router())
+        .merge(web::router())
+        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            identity::csrf_guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            identity::resolve_actor,
+        ))
+        .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

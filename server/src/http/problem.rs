@@ -1,10 +1,15 @@
 //! The JSON API's one error shape: `application/problem+json` with a stable machine-readable `code`.
 
+use std::collections::BTreeMap;
+
 use axum::{
-    http::{StatusCode, header},
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::services::ServiceError;
 
 /// An API error body (RFC 9457 problem details plus a stable `code`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -15,6 +20,12 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: String,
+    /// Field name -> what is wrong with it (for `validation_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Seconds to wait before trying again (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -26,6 +37,8 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_string(),
+            fields: None,
+            retry_after: None,
         }
     }
 }
@@ -34,12 +47,90 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication_required",
+                "Sign in or send an API token.",
+            ),
+            ServiceError::Forbidden => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You are not allowed to do this.",
+            ),
+            ServiceError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is no such thing.",
+            ),
+            ServiceError::Validation(fields) => Problem {
+                fields: Some(
+                    fields
+                        .into_iter()
+                        .map(|(field, message)| (field.to_string(), message))
+                        .collect(),
+                ),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Some fields are invalid.",
+                )
+            },
+            ServiceError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Wrong email or password.",
+            ),
+            ServiceError::AccountDisabled => Problem::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account is disabled.",
+            ),
+            ServiceError::Conflict { code, message } => {
+                Problem::new(StatusCode::CONFLICT, code, message)
+            }
+            ServiceError::TooManyAttempts { retry_after } => {
+                let seconds = retry_after.as_secs().max(1);
+                Problem {
+                    retry_after: Some(seconds),
+                    ..Problem::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_attempts",
+                        format!(
+                            "Too many failed attempts. Try again in {} minutes.",
+                            seconds.div_ceil(60)
+                        ),
+                    )
+                }
+            }
+            ServiceError::Internal(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong on our side. It has been logged.",
+            ),
+        }
     }
 }
 
@@ -50,4 +141,44 @@ pub async fn api_not_found() -> Problem {
         "not_found",
         "There is no API route at this path.",
     )
+}
+
+/// A JSON request body whose errors are problems: 415 without a JSON content type, 413 when too
+/// large, 422 when it is not valid JSON or not the expected shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as JSON with Content-Type: application/json.",
+                ),
+                JsonRejection::JsonSyntaxError(error) => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_json",
+                    format!("The body is not valid JSON: {}", error.body_text()),
+                ),
+                JsonRejection::JsonDataError(error) => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!(
+                        "The body does not have the expected fields: {}",
+                        error.body_text()
+                    ),
+                ),
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "The body is too large.",
+                ),
+                other => Problem::new(other.status(), "bad_request", other.body_text()),
+            }),
+        }
+    }
 }

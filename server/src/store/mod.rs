@@ -4,6 +4,10 @@
 //! (BIGINT) so that both dialects index and compare them the same way.
 
 pub mod audit;
+pub mod login_failures;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
 
 use std::{str::FromStr, time::Duration};
 
@@ -53,6 +57,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("a row with the same unique value exists")]
+    Conflict,
+}
+
+impl StoreError {
+    /// Turns a unique-constraint violation into [`StoreError::Conflict`].
+    pub(crate) fn from_write(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => Self::Conflict,
+            _ => Self::Database(error),
+        }
+    }
 }
 
 /// The database behind every service.

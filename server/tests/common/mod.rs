@@ -4,7 +4,14 @@
 
 use std::{io, net::SocketAddr, time::Duration};
 
-use brewlink::{config::Config, startup::Application, store::Store};
+use brewlink::{
+    auth::{Actor, Role},
+    config::Config,
+    services::{Origin, Services, accounts::NewAccount},
+    startup::Application,
+    store::Store,
+};
+use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -156,6 +163,73 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// A client that behaves like a browser on this site: it keeps cookies and sends the site's
+    /// Origin with every request (as browsers do on form posts and fetches).
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, self.url("").parse().unwrap());
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .default_headers(headers)
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+    }
+
+    /// A client with no cookies and no browser headers, like a script or the mobile app.
+    pub fn script(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+    }
+
+    /// Signs up through the API with the given browser client (which is then signed in).
+    pub async fn signup(&self, browser: &reqwest::Client, email: &str, password: &str) -> Value {
+        let response = browser
+            .post(self.url("/api/v1/auth/signup"))
+            .json(&json!({ "email": email, "password": password, "name": "Test Brewer" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "signup of {email}");
+        response.json().await.unwrap()
+    }
+
+    /// A new API token for an existing account.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let response = self
+            .script()
+            .post(self.url("/api/v1/auth/tokens"))
+            .json(&json!({ "email": email, "password": password, "label": "test" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "token for {email}");
+        response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates an account directly through the services (as `brewlink user create` does).
+    pub async fn create_user(&self, email: &str, password: &str, role: Role) -> String {
+        let store = self.store().await;
+        let account = NewAccount {
+            email: email.into(),
+            password: password.into(),
+            name: None,
+        };
+        let user = Services::new(store.clone())
+            .create_account(&Actor::System, account, role, &Origin::default())
+            .await
+            .unwrap();
+        store.close().await;
+        user.id
     }
 
     /// A store connected to this app's database.

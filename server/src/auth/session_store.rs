@@ -1,0 +1,100 @@
+//! Web sessions (tower-sessions) kept in the store's database, so they survive restarts and are shared
+//! by every server instance. The signed-in user's id is kept in its own column, which lets a password
+//! change or a disabled account end that user's other sessions at once.
+
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store::{Error, Result},
+};
+
+use crate::store::Store;
+
+/// The session key holding the signed-in user's id.
+pub const USER_ID_KEY: &str = "user_id";
+
+/// A tower-sessions store over [`Store`].
+#[derive(Debug, Clone)]
+pub struct DbSessionStore {
+    store: Store,
+}
+
+impl DbSessionStore {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn encode(record: &Record) -> Result<(String, Option<String>, i64)> {
+    let data = serde_json::to_string(record).map_err(|error| Error::Encode(error.to_string()))?;
+    let user_id = record
+        .data
+        .get(USER_ID_KEY)
+        .and_then(|value| value.as_str())
+        .map(str::to_string);
+    let expires_at_ms = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok((data, user_id, expires_at_ms))
+}
+
+fn backend(error: impl std::fmt::Display) -> Error {
+    Error::Backend(error.to_string())
+}
+
+#[async_trait::async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        loop {
+            let (data, user_id, expires_at_ms) = encode(record)?;
+            let created = self
+                .store
+                .session_create(
+                    &record.id.to_string(),
+                    user_id.as_deref(),
+                    &data,
+                    expires_at_ms,
+                )
+                .await
+                .map_err(backend)?;
+            if created {
+                return Ok(());
+            }
+            // 128 random bits collided: astronomically unlikely, but draw again.
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let (data, user_id, expires_at_ms) = encode(record)?;
+        self.store
+            .session_save(
+                &record.id.to_string(),
+                user_id.as_deref(),
+                &data,
+                expires_at_ms,
+            )
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let Some(data) = self
+            .store
+            .session_load(&id.to_string(), now_ms)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&data)
+            .map(Some)
+            .map_err(|error| Error::Decode(error.to_string()))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.store
+            .session_delete(&id.to_string())
+            .await
+            .map_err(backend)
+    }
+}

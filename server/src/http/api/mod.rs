@@ -1,0 +1,46 @@
+//! The JSON API, `/api/v1`: thin handlers that call the services.
+
+mod auth;
+mod me;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use serde::Deserialize;
+
+use super::{AppState, problem};
+
+/// `?limit=&cursor=` of list routes.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(50).clamp(1, 500)
+    }
+}
+
+/// Every route of `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/tokens",
+            post(auth::create_token).get(auth::list_tokens),
+        )
+        .route(
+            "/auth/tokens/{id}",
+            axum::routing::delete(auth::revoke_token),
+        )
+        .route("/me", get(me::show).patch(me::update).delete(me::delete))
+        .route("/me/password", post(me::change_password))
+        .fallback(problem::api_not_found)
+}

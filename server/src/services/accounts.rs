@@ -1,0 +1,393 @@
+//! Accounts: signup, authentication with throttling, profile, password, deletion.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use app::model::account::{Role, User};
+use chrono::Utc;
+
+use super::{Origin, ServiceError, Services, blocking};
+use crate::{
+    auth::{Actor, AuthenticatedUser, Credential, password, token},
+    store::{StoreError, users::NewUser},
+};
+
+/// Failed logins allowed per account and per client address within [`FAILURE_WINDOW`].
+pub const FAILURE_LIMIT: i64 = 10;
+/// The window failed logins are counted in.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Longest display name, in characters.
+const NAME_MAX_CHARS: usize = 100;
+
+/// What a new account needs.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+}
+
+/// Changes to one's own profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+fn check_email(email: &str, errors: &mut BTreeMap<&'static str, String>) {
+    if email.is_empty() {
+        errors.insert("email", "Enter your email address.".to_string());
+    } else if email.len() > 254
+        || !email_address::EmailAddress::is_valid(email)
+        || !email.contains('.')
+    {
+        errors.insert(
+            "email",
+            "Enter a valid email address, like brewer@example.com.".to_string(),
+        );
+    }
+}
+
+fn check_name(name: &str, errors: &mut BTreeMap<&'static str, String>) {
+    if name.chars().count() > NAME_MAX_CHARS {
+        errors.insert("name", format!("Use at most {NAME_MAX_CHARS} characters."));
+    } else if name.chars().any(char::is_control) {
+        errors.insert(
+            "name",
+            "Use letters, digits and punctuation only.".to_string(),
+        );
+    }
+}
+
+fn ok_or_invalid(errors: BTreeMap<&'static str, String>) -> Result<(), ServiceError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Validation(errors))
+    }
+}
+
+/// The actor a signed-in user becomes.
+fn user_actor(user: &User, credential: Credential) -> Actor {
+    Actor::User(AuthenticatedUser {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        role: user.role,
+        credential,
+    })
+}
+
+impl Services {
+    /// Creates an account. Anyone may sign up as a brewer; only the system (CLI) or staff create staff.
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        account: NewAccount,
+        role: Role,
+        origin: &Origin,
+    ) -> Result<User, ServiceError> {
+        if role == Role::Staff && !matches!(actor, Actor::System) {
+            actor.require_staff()?;
+        }
+        let email = account.email.trim().to_string();
+        let name = account.name.unwrap_or_default().trim().to_string();
+        let mut errors = BTreeMap::new();
+        check_email(&email, &mut errors);
+        check_name(&name, &mut errors);
+        if let Err(message) = password::validate(&account.password) {
+            errors.insert("password", message);
+        }
+        ok_or_invalid(errors)?;
+
+        let plain = account.password;
+        let password_hash = blocking(move || password::hash(&plain))
+            .await?
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let new = NewUser {
+            id: &id,
+            email: &email,
+            name: &name,
+            password_hash: &password_hash,
+            role,
+        };
+        match self.store.user_insert(&new, Utc::now()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(ServiceError::field(
+                    "email",
+                    "An account with this email exists already.",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let user = self
+            .store
+            .user_by_id(&id)
+            .await?
+            .ok_or(ServiceError::NotFound)?
+            .user;
+        let creator = if matches!(actor, Actor::Anonymous) {
+            user_actor(&user, Credential::Session)
+        } else {
+            actor.clone()
+        };
+        self.audit(
+            &creator,
+            "account.created",
+            format!("user:{id}"),
+            serde_json::json!({ "role": role.as_str() }),
+            origin,
+        )
+        .await;
+        Ok(user)
+    }
+
+    /// Checks an email and password. Throttled per account and per client address; an unknown email
+    /// gets the same answer, after the same work, as a wrong password.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        plain: &str,
+        origin: &Origin,
+    ) -> Result<User, ServiceError> {
+        let account_key = format!("email:{}", crate::store::users::email_key(email));
+        let address_key = origin.ip.map(|ip| format!("ip:{ip}"));
+        let keys: Vec<&str> = std::iter::once(account_key.as_str())
+            .chain(address_key.as_deref())
+            .collect();
+        self.check_throttle(&keys).await?;
+
+        let record = self.store.user_by_email(email).await?;
+        let candidate = plain.to_string();
+        let matches = match record.as_ref() {
+            Some(record) => {
+                let stored = record.password_hash.clone();
+                blocking(move || password::verify(&candidate, &stored)).await?
+            }
+            None => {
+                blocking(move || password::verify_against_dummy(&candidate)).await?;
+                false
+            }
+        };
+        let Some(record) = record.filter(|_| matches) else {
+            let now = Utc::now();
+            self.store.login_failure_record(&keys, now).await?;
+            for key in &keys {
+                self.store
+                    .login_failures_prune(key, now - FAILURE_WINDOW)
+                    .await?;
+            }
+            let detail = serde_json::json!({ "email": email.trim() });
+            self.audit(
+                &Actor::Anonymous,
+                "auth.login_failed",
+                String::new(),
+                detail,
+                origin,
+            )
+            .await;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        if record.user.disabled {
+            return Err(ServiceError::AccountDisabled);
+        }
+        self.store.login_failures_clear(&account_key).await?;
+        Ok(record.user)
+    }
+
+    /// Refuses when any key has too many recent failures, saying when to try again.
+    async fn check_throttle(&self, keys: &[&str]) -> Result<(), ServiceError> {
+        let now = Utc::now();
+        for key in keys {
+            let (failures, oldest) = self
+                .store
+                .login_failures_since(key, now - FAILURE_WINDOW)
+                .await?;
+            if failures >= FAILURE_LIMIT {
+                let free_at = oldest.unwrap_or(now) + FAILURE_WINDOW;
+                let retry_after = (free_at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_secs(1));
+                return Err(ServiceError::TooManyAttempts { retry_after });
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs a user in for a web session: authenticates and records the login.
+    pub async fn login(
+        &self,
+        email: &str,
+        plain: &str,
+        origin: &Origin,
+    ) -> Result<User, ServiceError> {
+        let user = self.authenticate(email, plain, origin).await?;
+        let actor = user_actor(&user, Credential::Session);
+        self.audit(
+            &actor,
+            "auth.login",
+            format!("user:{}", user.id),
+            serde_json::json!({}),
+            origin,
+        )
+        .await;
+        Ok(user)
+    }
+
+    /// The actor behind a session's user id: anonymous when the user is gone or disabled.
+    pub async fn actor_for_session(&self, user_id: &str) -> Result<Actor, ServiceError> {
+        Ok(match self.store.user_by_id(user_id).await? {
+            Some(record) if !record.user.disabled => user_actor(&record.user, Credential::Session),
+            _ => Actor::Anonymous,
+        })
+    }
+
+    /// The actor behind an API token; `None` when the token is unknown, revoked or its user disabled.
+    pub async fn actor_for_token(&self, secret: &str) -> Result<Option<Actor>, ServiceError> {
+        let Some((token_id, last_used, record)) =
+            self.store.token_owner(&token::hash(secret)).await?
+        else {
+            return Ok(None);
+        };
+        if record.user.disabled {
+            return Ok(None);
+        }
+        let now = Utc::now();
+        // Keep "last used" to the minute without a write on every request.
+        if last_used.is_none_or(|last| now - last > chrono::Duration::minutes(1)) {
+            self.store.token_touch(&token_id, now).await?;
+        }
+        Ok(Some(user_actor(&record.user, Credential::Token(token_id))))
+    }
+
+    /// The caller's own account.
+    pub async fn me(&self, actor: &Actor) -> Result<User, ServiceError> {
+        let me = actor.require_user()?;
+        Ok(self
+            .store
+            .user_by_id(&me.id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?
+            .user)
+    }
+
+    /// Changes the caller's name and/or email.
+    pub async fn update_me(
+        &self,
+        actor: &Actor,
+        change: ProfileChange,
+        origin: &Origin,
+    ) -> Result<User, ServiceError> {
+        let current = self.me(actor).await?;
+        let name = change
+            .name
+            .map_or(current.name.clone(), |name| name.trim().to_string());
+        let email = change
+            .email
+            .map_or(current.email.clone(), |email| email.trim().to_string());
+        let mut errors = BTreeMap::new();
+        check_email(&email, &mut errors);
+        check_name(&name, &mut errors);
+        ok_or_invalid(errors)?;
+        match self
+            .store
+            .user_update_profile(&current.id, &name, &email, Utc::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(ServiceError::Unauthenticated),
+            Err(StoreError::Conflict) => {
+                return Err(ServiceError::field(
+                    "email",
+                    "An account with this email exists already.",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.audit(
+            actor,
+            "account.updated",
+            format!("user:{}", current.id),
+            serde_json::json!({}),
+            origin,
+        )
+        .await;
+        self.me(actor).await
+    }
+
+    /// Changes the caller's password after checking the current one, and ends every other session of
+    /// theirs (`keep_session` is the caller's own, kept signed in).
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), ServiceError> {
+        let me = self.me(actor).await?;
+        self.check_own_password(&me, current, "current_password", origin)
+            .await?;
+        password::validate(new).map_err(|message| ServiceError::field("new_password", message))?;
+        let plain = new.to_string();
+        let hash = blocking(move || password::hash(&plain))
+            .await?
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        self.store
+            .user_set_password(&me.id, &hash, Utc::now())
+            .await?;
+        let ended = self
+            .store
+            .sessions_delete_of_user(&me.id, keep_session)
+            .await?;
+        self.audit(
+            actor,
+            "account.password_changed",
+            format!("user:{}", me.id),
+            serde_json::json!({ "sessions_ended": ended }),
+            origin,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Deletes the caller's account, with its tokens and sessions, after checking the password.
+    pub async fn delete_me(
+        &self,
+        actor: &Actor,
+        plain: &str,
+        origin: &Origin,
+    ) -> Result<(), ServiceError> {
+        let me = self.me(actor).await?;
+        self.check_own_password(&me, plain, "password", origin)
+            .await?;
+        self.store.user_delete(&me.id).await?;
+        self.audit(
+            actor,
+            "account.deleted",
+            format!("user:{}", me.id),
+            serde_json::json!({}),
+            origin,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Re-checks a signed-in user's password (throttled like a login); a wrong one is a field error.
+    async fn check_own_password(
+        &self,
+        me: &User,
+        plain: &str,
+        field: &'static str,
+        origin: &Origin,
+    ) -> Result<(), ServiceError> {
+        match self.authenticate(&me.email, plain, origin).await {
+            Ok(_) => Ok(()),
+            Err(ServiceError::InvalidCredentials) => {
+                Err(ServiceError::field(field, "This is not your password."))
+            }
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The operations the web UI, server functions, the JSON API and the CLI all call. Each receives the
+//! [`Actor`](crate::auth::Actor) and decides authorization here, once, for every caller.
+
+pub mod accounts;
+pub mod tokens;
+
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+
+use crate::{
+    auth::{Actor, Denied},
+    store::{Store, StoreError, audit::NewAuditEvent},
+};
+
+/// Where a request came from, for throttling and the audit log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub ip: Option<IpAddr>,
+}
+
+/// Why an operation did not happen. The HTTP layer maps each to a status and a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("some fields are invalid")]
+    Validation(BTreeMap<&'static str, String>),
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("too many failed attempts; try again in {} s", retry_after.as_secs())]
+    TooManyAttempts { retry_after: Duration },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<Denied> for ServiceError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthenticated => Self::Unauthenticated,
+            Denied::Forbidden => Self::Forbidden,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        Self::Internal(error.to_string())
+    }
+}
+
+impl ServiceError {
+    /// A validation error of one field.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(field, message.into())]))
+    }
+}
+
+/// The services, with what they share.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: Store,
+}
+
+impl Services {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Appends to the audit log; a failure is logged, never lost silently, and does not undo the action.
+    pub(crate) async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subject: String,
+        detail: serde_json::Value,
+        origin: &Origin,
+    ) {
+        let event = NewAuditEvent {
+            actor: actor.audit_name(),
+            action: action.to_string(),
+            subject,
+            detail,
+            source_ip: origin.ip.map(|ip| ip.to_string()),
+        };
+        if let Err(error) = self.store.audit_record(&event, chrono::Utc::now()).await {
+            tracing::error!(%error, action, "could not write the audit log");
+        }
+    }
+}
+
+/// Runs CPU-heavy work (password hashing) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ServiceError::Internal(error.to_string()))
+}

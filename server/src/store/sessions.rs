@@ -1,0 +1,91 @@
+//! Web sessions (see `auth::session_store`).
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// Inserts a new session; `false` when the id is taken.
+    pub async fn session_create(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        data: &str,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(data)
+        .bind(expires_at_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Inserts or replaces a session.
+    pub async fn session_save(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        data: &str,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
+             expires_at_ms = excluded.expires_at_ms",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(data)
+        .bind(expires_at_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A session's data, unless it has expired.
+    pub async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at_ms > $2")
+                .bind(id)
+                .bind(now_ms)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Ends one session.
+    pub async fn session_delete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user except `keep`; returns how many ended.
+    pub async fn sessions_delete_of_user(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn sessions_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected())
+    }
+}

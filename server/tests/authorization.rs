@@ -1,0 +1,172 @@
+//! The authorization table: every API route that acts on someone's data, called by its owner, by
+//! another brewer, by staff and anonymously, with the status each must get. Later routes join the table.
+
+mod common;
+
+use brewlink::auth::Role;
+use common::TestApp;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "fermenter-77";
+
+/// Who calls.
+#[derive(Debug, Clone, Copy)]
+enum Caller {
+    Owner,
+    Other,
+    Staff,
+    Anonymous,
+}
+
+/// One route and the status each caller gets.
+struct Case {
+    method: Method,
+    /// `{token_id}` is replaced by the owner's token id.
+    path: &'static str,
+    body: Option<Value>,
+    owner: u16,
+    other: u16,
+    staff: u16,
+    anonymous: u16,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |method: Method,
+                path,
+                body: Option<Value>,
+                [owner, other, staff, anonymous]: [u16; 4]| Case {
+        method,
+        path,
+        body,
+        owner,
+        other,
+        staff,
+        anonymous,
+    };
+    vec![
+        case(Method::GET, "/api/v1/me", None, [200, 200, 200, 401]),
+        case(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!({ "name": "Renamed" })),
+            [200, 200, 200, 401],
+        ),
+        case(
+            Method::GET,
+            "/api/v1/auth/tokens",
+            None,
+            [200, 200, 200, 401],
+        ),
+        // Another user's token is not found, for staff too: tokens are personal.
+        case(
+            Method::DELETE,
+            "/api/v1/auth/tokens/{token_id}",
+            None,
+            [204, 404, 404, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(json!({ "current_password": "wrong-password", "new_password": "whatever-123" })),
+            [422, 422, 422, 401],
+        ),
+        case(
+            Method::DELETE,
+            "/api/v1/me",
+            Some(json!({ "password": "wrong-password" })),
+            [422, 422, 422, 401],
+        ),
+    ]
+}
+
+struct Fixture {
+    app: TestApp,
+    owner: String,
+    other: String,
+    staff: String,
+    owner_token_id: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = TestApp::spawn().await;
+    app.create_user("owner@example.com", PASSWORD, Role::Brewer)
+        .await;
+    app.create_user("other@example.com", PASSWORD, Role::Brewer)
+        .await;
+    app.create_user("staff@example.com", PASSWORD, Role::Staff)
+        .await;
+    let owner = app.token("owner@example.com", PASSWORD).await;
+    let other = app.token("other@example.com", PASSWORD).await;
+    let staff = app.token("staff@example.com", PASSWORD).await;
+    let tokens: Value = app
+        .script()
+        .get(app.url("/api/v1/auth/tokens"))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner_token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
+    Fixture {
+        app,
+        owner,
+        other,
+        staff,
+        owner_token_id,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_caller_as_the_table_says() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        // A fresh world per route; the owner goes last, since some routes change or delete things.
+        let fixture = fixture().await;
+        for caller in [
+            Caller::Anonymous,
+            Caller::Other,
+            Caller::Staff,
+            Caller::Owner,
+        ] {
+            let path = case.path.replace("{token_id}", &fixture.owner_token_id);
+            let mut request = fixture
+                .app
+                .script()
+                .request(case.method.clone(), fixture.app.url(&path));
+            let token = match caller {
+                Caller::Owner => Some(&fixture.owner),
+                Caller::Other => Some(&fixture.other),
+                Caller::Staff => Some(&fixture.staff),
+                Caller::Anonymous => None,
+            };
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &case.body {
+                request = request.json(body);
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            let expected = match caller {
+                Caller::Owner => case.owner,
+                Caller::Other => case.other,
+                Caller::Staff => case.staff,
+                Caller::Anonymous => case.anonymous,
+            };
+            if status != expected {
+                failures.push(format!(
+                    "{} {} as {caller:?}: {status}, expected {expected}",
+                    case.method, case.path
+                ));
+            }
+        }
+        fixture.app.stop().await;
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization table:\n{}",
+        failures.join("\n")
+    );
+}
