@@ -22,6 +22,7 @@ pub struct Config {
     pub data: DataConfig,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
+    pub pki: PkiConfig,
     pub log: LogConfig,
 }
 
@@ -76,6 +77,25 @@ pub struct MqttConfig {
     pub max_packet_size: u32,
     /// Client id prefix of this instance's bridge; instances of one deployment need distinct ids.
     pub bridge_client_id: String,
+    /// The broker's host name as devices reach it (written into their connection settings).
+    pub public_host: String,
+}
+
+/// Certificates: the platform CA and what it issues.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PkiConfig {
+    /// PEM file of an existing CA certificate; empty: `pki/ca.pem` in the data folder, created on first start.
+    pub ca_cert: String,
+    /// PEM file of that CA's private key; empty: `pki/ca.key` in the data folder.
+    pub ca_key: String,
+    /// Lifetime of device certificates, days.
+    pub device_cert_days: u32,
+    /// Host names and IP addresses in the broker's server certificate.
+    pub broker_names: Vec<String>,
+    /// Secret sealing device private keys at rest (64 hex digits); empty: `pki/key-secret` in the data
+    /// folder. Instances sharing one database need the same secret.
+    pub key_secret: String,
 }
 
 /// Logging.
@@ -134,6 +154,19 @@ impl Default for MqttConfig {
             tls_port: 8883,
             max_packet_size: 256 * 1024,
             bridge_client_id: "brewlink-bridge".to_string(),
+            public_host: "localhost".to_string(),
+        }
+    }
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        Self {
+            ca_cert: String::new(),
+            ca_key: String::new(),
+            device_cert_days: 825,
+            broker_names: vec!["localhost".to_string(), "127.0.0.1".to_string()],
+            key_secret: String::new(),
         }
     }
 }
@@ -157,7 +190,7 @@ pub enum ConfigError {
 }
 
 /// The sections of the file; an environment variable `BREWLINK_<SECTION>_<KEY>` sets `<section>.<key>`.
-const SECTIONS: [&str; 5] = ["http", "data", "database", "mqtt", "log"];
+const SECTIONS: [&str; 6] = ["http", "data", "database", "mqtt", "pki", "log"];
 
 impl Config {
     /// Defaults, then the TOML file (when given), then the environment.
@@ -217,6 +250,18 @@ impl Config {
     /// Whether the site is served over HTTPS (cookies are then Secure and `__Host-` prefixed).
     pub fn https(&self) -> bool {
         self.http.public_url.starts_with("https://")
+    }
+
+    /// Where certificates live and how they are made.
+    pub fn pki_settings(&self) -> crate::pki::PkiSettings {
+        let path = |text: &str| (!text.is_empty()).then(|| std::path::PathBuf::from(text));
+        crate::pki::PkiSettings {
+            dir: self.data.dir.join("pki"),
+            ca_cert: path(&self.pki.ca_cert),
+            ca_key: path(&self.pki.ca_key),
+            device_cert_days: self.pki.device_cert_days,
+            key_secret: (!self.pki.key_secret.is_empty()).then(|| self.pki.key_secret.clone()),
+        }
     }
 
     /// Whether the embedded broker runs in this process.
@@ -312,6 +357,23 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         ("mqtt", "max_packet_size") => "Largest MQTT packet accepted, bytes.",
         ("mqtt", "bridge_client_id") => {
             "Client id prefix of this instance's bridge; instances of one deployment need distinct ids."
+        }
+        ("mqtt", "public_host") => {
+            "The broker's host name as devices reach it (written into their connection settings)."
+        }
+        ("pki", "ca_cert") => {
+            "PEM file of an existing CA certificate; empty: pki/ca.pem in the data folder, created on first start."
+        }
+        ("pki", "ca_key") => {
+            "PEM file of that CA's private key; empty: pki/ca.key in the data folder."
+        }
+        ("pki", "device_cert_days") => "Lifetime of device certificates, days.",
+        ("pki", "broker_names") => {
+            "Host names and IP addresses in the broker's server certificate."
+        }
+        ("pki", "key_secret") => {
+            "Secret sealing device private keys at rest (64 hex digits); empty: pki/key-secret in the data\n\
+             folder. Instances sharing one database need the same secret."
         }
         ("log", "level") => {
             "Filter in RUST_LOG syntax, e.g. info or brewlink=debug,info. RUST_LOG wins when set."

@@ -7,6 +7,7 @@ pub mod broker;
 pub mod config;
 pub mod http;
 pub mod observability;
+pub mod pki;
 pub mod services;
 pub mod startup;
 pub mod store;

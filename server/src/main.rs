@@ -130,8 +130,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     match app.mqtt_addr() {
         Some(mqtt) => println!(
-            "BrewLink is serving http://{} (embedded MQTT broker on {mqtt})",
-            app.http_addr()
+            "BrewLink is serving http://{} (embedded MQTT broker: bridge on {mqtt}, devices over TLS on {})",
+            app.http_addr(),
+            app.mqtt_tls_addr()
+                .map(|addr| addr.to_string())
+                .unwrap_or_default()
         ),
         None => println!(
             "BrewLink is serving http://{} (external MQTT broker)",

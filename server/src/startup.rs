@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     bridge::{Bridge, BrokerEndpoint, EndpointError},
-    broker::{BrokerError, BrokerSettings, EmbeddedBroker},
+    broker::{BrokerError, BrokerSettings, EmbeddedBroker, TlsListener},
     config::Config,
     http::{self, AppState},
     observability::Metrics,
-    services::Services,
+    pki::Pki,
+    services::{Services, devices::DeviceSupport},
     store::{Store, StoreError, audit::NewAuditEvent},
 };
 
@@ -44,6 +45,10 @@ pub enum StartupError {
     ExternalBroker(#[from] EndpointError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("certificates: {0}")]
+    Pki(#[from] crate::pki::PkiError),
+    #[error("cannot write the certificate revocation list: {0}")]
+    RevocationList(crate::services::ServiceError),
 }
 
 /// A built server, bound to its ports, ready to run.
@@ -79,15 +84,24 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let shutdown = CancellationToken::new();
         let max_packet_size = config.mqtt.max_packet_size as usize;
+        let pki = Arc::new(Pki::load_or_create(config.pki_settings())?);
 
         let (broker, endpoint) = if config.embedded_broker() {
             let password = bridge_password(data_dir)?;
+            let (broker_cert, broker_key) = pki.broker_certificate(&config.pki.broker_names)?;
             let broker = EmbeddedBroker::start(
                 BrokerSettings {
                     plain_addr: SocketAddr::new(config.mqtt.host, config.mqtt.port),
                     bridge_username: BRIDGE_USERNAME.to_string(),
                     bridge_password: password.clone(),
                     max_packet_size: config.mqtt.max_packet_size,
+                    tls: TlsListener {
+                        addr: SocketAddr::new(config.mqtt.tls_host, config.mqtt.tls_port),
+                        cert: broker_cert,
+                        key: broker_key,
+                        client_ca: pki.ca_path(),
+                    },
+                    store: store.clone(),
                 },
                 metrics.clone(),
             )
@@ -110,6 +124,19 @@ impl Application {
             metrics.clone(),
             shutdown.clone(),
         );
+
+        let services = Services::new(store.clone()).with_devices(DeviceSupport {
+            pki: pki.clone(),
+            broker: broker.as_ref().map(EmbeddedBroker::handle),
+            public_host: config.mqtt.public_host.clone(),
+            tls_port: broker
+                .as_ref()
+                .map_or(config.mqtt.tls_port, |broker| broker.tls_addr().port()),
+        });
+        services
+            .write_revocation_list()
+            .await
+            .map_err(StartupError::RevocationList)?;
 
         let http_listener = TcpListener::bind(config.http.addr)
             .await
@@ -135,7 +162,7 @@ impl Application {
             metrics,
             bridge: bridge.state_receiver(),
             broker: broker.as_ref().map(EmbeddedBroker::handle),
-            services: Services::new(store.clone()),
+            services: services.clone(),
             session_cookie: if config.https() {
                 "__Host-brewlink_session"
             } else {
@@ -183,6 +210,11 @@ impl Application {
     /// The embedded broker's plain listener, when the embedded broker runs.
     pub fn mqtt_addr(&self) -> Option<SocketAddr> {
         self.broker.as_ref().map(EmbeddedBroker::plain_addr)
+    }
+
+    /// The embedded broker's TLS listener for devices, when the embedded broker runs.
+    pub fn mqtt_tls_addr(&self) -> Option<SocketAddr> {
+        self.broker.as_ref().map(EmbeddedBroker::tls_addr)
     }
 
     /// Cancel this token to stop the server gracefully.

@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod brewing;
+pub mod device;
 pub mod flash;
 pub mod page;

@@ -11,18 +11,19 @@ use rmqtt::{
     hook::{Handler, HookResult, Parameter, ReturnType, Type},
     subscribe::SharedSubscription,
     types::{
-        AuthResult, ClientId, ConnectInfo, Id, IsOnline, NodeId, PublishAclResult, SharedGroup,
-        SubscribeAclResult, SubscriptionIdentifier, SubscriptionOptions, TopicName,
+        AuthResult, ClientId, ConnectInfo, Id, IsOnline, LastWill, NodeId, PublishAclResult,
+        SharedGroup, SubscribeAclResult, SubscriptionIdentifier, SubscriptionOptions, TopicName,
     },
 };
 
-use super::{BrokerSettings, LISTENER_PLAIN};
-use crate::observability::Metrics;
+use super::{BrokerSettings, LISTENER_PLAIN, LISTENER_TLS};
+use crate::{observability::Metrics, store::Store};
 
 /// Who may connect.
 pub struct Policy {
     bridge_username: String,
     bridge_password: String,
+    store: Store,
 }
 
 impl Policy {
@@ -30,31 +31,101 @@ impl Policy {
         Self {
             bridge_username: settings.bridge_username.clone(),
             bridge_password: settings.bridge_password.clone(),
+            store: settings.store.clone(),
         }
     }
 
-    /// Whether a CONNECT is allowed, and whether the client is the all-topics bridge.
-    fn authenticate(&self, connect: &ConnectInfo) -> AuthResult {
+    /// Whether a CONNECT is allowed; the bridge is a superuser (every topic), devices are not.
+    async fn authenticate(&self, connect: &ConnectInfo) -> AuthResult {
         let listener = connect.id().lid();
-        let is_bridge = listener == LISTENER_PLAIN
-            && connect
-                .username()
-                .is_some_and(|name| **name == *self.bridge_username)
-            && connect.password().is_some_and(|password| {
-                constant_time_eq(password, self.bridge_password.as_bytes())
-            });
-        if is_bridge {
-            AuthResult::Allow(true, None)
-        } else {
-            tracing::info!(client_id = %connect.client_id(), listener, "MQTT connect refused");
+        let verdict = match listener {
+            LISTENER_PLAIN => {
+                let is_bridge = connect
+                    .username()
+                    .is_some_and(|name| **name == *self.bridge_username)
+                    && connect.password().is_some_and(|password| {
+                        constant_time_eq(password, self.bridge_password.as_bytes())
+                    });
+                if is_bridge {
+                    Ok(AuthResult::Allow(true, None))
+                } else {
+                    Err("not the bridge account".to_string())
+                }
+            }
+            LISTENER_TLS => self
+                .authenticate_device(connect)
+                .await
+                .map(|()| AuthResult::Allow(false, None)),
+            _ => Err("unknown listener".to_string()),
+        };
+        verdict.unwrap_or_else(|reason| {
+            tracing::info!(client_id = %connect.client_id(), listener, reason, "MQTT connect refused");
             AuthResult::NotAuthorized
+        })
+    }
+
+    /// A device: its certificate names it (CN = client id), is known and not revoked, the device is
+    /// registered, and its last will (if any) stays under its own topics.
+    async fn authenticate_device(&self, connect: &ConnectInfo) -> Result<(), String> {
+        let cert = connect.cert().ok_or("no client certificate")?;
+        let common_name = cert
+            .common_name
+            .as_deref()
+            .ok_or("the certificate has no common name")?;
+        let client_id: &str = connect.client_id();
+        if client_id != common_name {
+            return Err(format!(
+                "client id {client_id} is not the certificate's CN {common_name}"
+            ));
         }
+        let serial = cert
+            .serial
+            .as_deref()
+            .ok_or("the certificate has no serial")?;
+        let status = self
+            .store
+            .certificate_status(serial)
+            .await
+            .map_err(|error| format!("store: {error}"))?
+            .ok_or("unknown certificate")?;
+        if status.device_id != common_name || status.revoked || !status.device_exists {
+            return Err("revoked certificate or unregistered device".to_string());
+        }
+        if let Some(will) = connect.last_will() {
+            let (topic, retain): (&str, bool) = match will {
+                LastWill::V3(will) => (&will.topic, will.retain),
+                LastWill::V5(will) => (&will.topic, will.retain),
+            };
+            if !device_may_publish(common_name, topic, retain) {
+                return Err(format!("last will on foreign topic {topic}"));
+            }
+        }
+        Ok(())
     }
 }
 
 /// Compares secrets without an early exit that would leak how much of them matched.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The topic prefix a device owns.
+fn own_prefix(device_id: &str) -> String {
+    format!("devices/{device_id}/")
+}
+
+/// A device may publish under its own prefix; never retained on its command topic.
+pub fn device_may_publish(device_id: &str, topic: &str, retain: bool) -> bool {
+    let prefix = own_prefix(device_id);
+    let Some(rest) = topic.strip_prefix(&prefix) else {
+        return false;
+    };
+    !rest.contains(['+', '#']) && !(retain && (rest == "cmd" || rest.starts_with("cmd/")))
+}
+
+/// A device may subscribe to filters under its own prefix (wildcards only after it); no shared groups.
+pub fn device_may_subscribe(device_id: &str, filter: &str, shared_group: bool) -> bool {
+    !shared_group && !filter.starts_with('$') && filter.starts_with(&own_prefix(device_id))
 }
 
 struct Hooks {
@@ -91,22 +162,38 @@ impl Handler for SharedHooks {
         match param {
             Parameter::ClientAuthenticate(connect) => (
                 false,
-                Some(HookResult::AuthResult(hooks.policy.authenticate(connect))),
-            ),
-            // The bridge is a superuser and skips these checks; no other client has topic rights yet.
-            Parameter::ClientSubscribeCheckAcl(..) => (
-                false,
-                Some(HookResult::SubscribeAclResult(
-                    SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized),
+                Some(HookResult::AuthResult(
+                    hooks.policy.authenticate(connect).await,
                 )),
             ),
-            Parameter::MessagePublishCheckAcl(..) => (
-                false,
-                Some(HookResult::PublishAclResult(PublishAclResult::rejected(
-                    false,
-                    Some("not authorized".into()),
-                ))),
-            ),
+            // The bridge is a superuser and skips these checks; devices (client id = CN) reach here.
+            Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
+                let allowed = device_may_subscribe(
+                    &session.id.client_id,
+                    &subscribe.topic_filter,
+                    subscribe.opts.shared_group().is_some(),
+                );
+                let result = if allowed {
+                    SubscribeAclResult::new_success(subscribe.opts.qos(), None)
+                } else {
+                    tracing::info!(client_id = %session.id.client_id, filter = %subscribe.topic_filter, "MQTT subscribe refused");
+                    SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
+                };
+                (false, Some(HookResult::SubscribeAclResult(result)))
+            }
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                let result = if device_may_publish(
+                    &session.id.client_id,
+                    &publish.topic,
+                    publish.retain,
+                ) {
+                    PublishAclResult::allow()
+                } else {
+                    tracing::info!(client_id = %session.id.client_id, topic = %publish.topic, "MQTT publish refused");
+                    PublishAclResult::rejected(false, Some("not authorized".into()))
+                };
+                (false, Some(HookResult::PublishAclResult(result)))
+            }
             Parameter::MessagePublish(..) => {
                 hooks.metrics.broker_received.inc();
                 (true, acc)
@@ -178,7 +265,32 @@ impl SharedSubscription for RoundRobin {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{constant_time_eq, device_may_publish, device_may_subscribe};
+
+    #[test]
+    fn devices_touch_only_their_own_topics() {
+        let id = "d1";
+        assert!(device_may_publish(id, "devices/d1/telemetry", false));
+        assert!(device_may_publish(id, "devices/d1/status", true));
+        assert!(device_may_publish(id, "devices/d1/reply/42", false));
+        assert!(!device_may_publish(id, "devices/d2/telemetry", false));
+        assert!(!device_may_publish(id, "devices/d1", false));
+        assert!(!device_may_publish(id, "devices/d10/telemetry", false));
+        assert!(
+            !device_may_publish(id, "devices/d1/cmd", true),
+            "no retained commands"
+        );
+        assert!(!device_may_publish(id, "other", false));
+        assert!(device_may_subscribe(id, "devices/d1/cmd", false));
+        assert!(device_may_subscribe(id, "devices/d1/#", false));
+        assert!(!device_may_subscribe(id, "devices/+/cmd", false));
+        assert!(!device_may_subscribe(id, "#", false));
+        assert!(
+            !device_may_subscribe(id, "devices/d1/cmd", true),
+            "no shared subscriptions"
+        );
+        assert!(!device_may_subscribe(id, "$SYS/#", false));
+    }
 
     #[test]
     fn secrets_compare_exactly() {

@@ -1,7 +1,8 @@
 //! The embedded MQTT broker (rmqtt), run inside the server process unless an external broker is
 //! configured. Its auth and ACL hooks decide who may connect and which topics each client may touch.
 //!
-//! Listeners: a plain one on loopback for the server's own bridge (user name and password). Anonymous
+//! Listeners: a plain one on loopback for the server's own bridge (user name and password), and a TLS
+//! one for devices (a client certificate from the platform CA; CN = device id = client id). Anonymous
 //! clients are refused on every listener.
 
 mod hooks;
@@ -16,6 +17,19 @@ use crate::observability::Metrics;
 
 /// Listener id of the plain (loopback) listener, as the hooks see it.
 const LISTENER_PLAIN: u16 = 1;
+/// Listener id of the TLS listener for devices.
+const LISTENER_TLS: u16 = 2;
+
+/// The TLS listener for devices.
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    pub addr: SocketAddr,
+    /// The broker's certificate chain and key (PEM files).
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// The CA whose certificates devices must present.
+    pub client_ca: std::path::PathBuf,
+}
 
 /// What the embedded broker needs to start.
 #[derive(Debug, Clone)]
@@ -27,6 +41,10 @@ pub struct BrokerSettings {
     pub bridge_password: String,
     /// Largest packet accepted, bytes.
     pub max_packet_size: u32,
+    /// The device listener.
+    pub tls: TlsListener,
+    /// Where devices and certificates are looked up at connect.
+    pub store: crate::store::Store,
 }
 
 /// The embedded broker could not start.
@@ -34,18 +52,28 @@ pub struct BrokerSettings {
 pub enum BrokerError {
     #[error(
         "MQTT port {port} on {host} is already in use (is another MQTT broker such as Mosquitto running?). \
-         Set mqtt.port (BREWLINK_MQTT_PORT) to a free port, or use that broker instead of the embedded one \
-         with mqtt.external_url (BREWLINK_MQTT_EXTERNAL_URL=mqtt://user:password@{host}:{port})"
+         Set {setting} (BREWLINK_{env}) to a free port, or use that broker instead of the embedded one \
+         with mqtt.external_url (BREWLINK_MQTT_EXTERNAL_URL=mqtt://user:password@{host}:{port})",
+        env = setting.replace('.', "_").to_uppercase()
     )]
-    PortInUse { host: std::net::IpAddr, port: u16 },
-    #[error("cannot start the MQTT listener on {addr}: {reason}. Check mqtt.host and mqtt.port")]
-    Listen { addr: SocketAddr, reason: String },
+    PortInUse {
+        host: std::net::IpAddr,
+        port: u16,
+        setting: &'static str,
+    },
+    #[error("cannot start the MQTT listener on {addr}: {reason}. Check {setting}")]
+    Listen {
+        addr: SocketAddr,
+        reason: String,
+        setting: &'static str,
+    },
 }
 
 /// A running embedded broker.
 pub struct EmbeddedBroker {
     context: ServerContext,
     plain_addr: SocketAddr,
+    tls_addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
@@ -68,27 +96,48 @@ impl EmbeddedBroker {
         hooks::register(&context, hooks::Policy::new(&settings), metrics).await;
 
         let plain_addr = settings.plain_addr;
-        let listen_error = |error: rmqtt::Error| listen_error(plain_addr, &error.to_string());
+        let plain_error =
+            |error: rmqtt::Error| listen_error(plain_addr, "mqtt.port", &error.to_string());
         let mut plain = listener(&settings, plain_addr)
             .bind()
-            .map_err(listen_error)?
+            .map_err(plain_error)?
             .tcp()
-            .map_err(listen_error)?;
-        let bound = plain.local_addr().map_err(listen_error)?;
+            .map_err(plain_error)?;
+        let bound = plain.local_addr().map_err(plain_error)?;
         Arc::make_mut(&mut plain.cfg).laddr = bound;
+
+        let tls = &settings.tls;
+        let tls_error =
+            |error: rmqtt::Error| listen_error(tls.addr, "mqtt.tls_port", &error.to_string());
+        let path = |path: &std::path::Path| path.to_string_lossy().to_string();
+        let mut devices = listener(&settings, tls.addr)
+            .tls_cert(Some(path(&tls.cert)))
+            .tls_key(Some(path(&tls.key)))
+            .tls_client_ca_certs(Some(path(&tls.client_ca)))
+            .tls_cross_certificate(true)
+            .cert_cn_as_username(true)
+            .collect_cert_info(true)
+            .bind()
+            .map_err(tls_error)?
+            .tls()
+            .map_err(tls_error)?;
+        let tls_bound = devices.local_addr().map_err(tls_error)?;
+        Arc::make_mut(&mut devices.cfg).laddr = tls_bound;
 
         let server = MqttServer::new(context.clone())
             .listener_by_id(plain, LISTENER_PLAIN)
+            .listener_by_id(devices, LISTENER_TLS)
             .build();
         let task = tokio::spawn(async move {
             if let Err(error) = server.run().await {
                 tracing::error!(%error, "the embedded MQTT broker stopped");
             }
         });
-        tracing::info!(addr = %bound, "embedded MQTT broker listening");
+        tracing::info!(plain = %bound, tls = %tls_bound, "embedded MQTT broker listening");
         Ok(Self {
             context,
             plain_addr: bound,
+            tls_addr: tls_bound,
             task,
         })
     }
@@ -96,6 +145,11 @@ impl EmbeddedBroker {
     /// The plain listener's address.
     pub fn plain_addr(&self) -> SocketAddr {
         self.plain_addr
+    }
+
+    /// The device (TLS) listener's address.
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls_addr
     }
 
     /// A handle for status and metrics.
@@ -166,19 +220,21 @@ fn listener(settings: &BrokerSettings, addr: SocketAddr) -> Builder {
         .max_session_expiry_interval(Duration::from_secs(7 * 24 * 3600))
 }
 
-/// A clear message for a listener that could not start.
-fn listen_error(addr: SocketAddr, reason: &str) -> BrokerError {
+/// A clear message for a listener that could not start, naming the setting to change.
+fn listen_error(addr: SocketAddr, setting: &'static str, reason: &str) -> BrokerError {
     if std::net::TcpListener::bind(addr)
         .is_err_and(|error| error.kind() == io::ErrorKind::AddrInUse)
     {
         BrokerError::PortInUse {
             host: addr.ip(),
             port: addr.port(),
+            setting,
         }
     } else {
         BrokerError::Listen {
             addr,
             reason: reason.to_string(),
+            setting,
         }
     }
 }

@@ -362,6 +362,8 @@ impl Services {
         let me = self.me(actor).await?;
         self.check_own_password(&me, plain, "password", origin)
             .await?;
+        // Devices first: their certificates must be revoked, not just forgotten.
+        self.unregister_devices_of(actor, &me.id, origin).await?;
         self.store.user_delete(&me.id).await?;
         self.audit(
             actor,

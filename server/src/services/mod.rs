@@ -2,9 +2,10 @@
 //! [`Actor`](crate::auth::Actor) and decides authorization here, once, for every caller.
 
 pub mod accounts;
+pub mod devices;
 pub mod tokens;
 
-use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
 use crate::{
     auth::{Actor, Denied},
@@ -67,11 +68,24 @@ impl ServiceError {
 #[derive(Debug, Clone)]
 pub struct Services {
     pub store: Store,
+    devices: Option<Arc<devices::DeviceSupport>>,
 }
 
 impl Services {
+    /// Services over a store; device operations also need [`Services::with_devices`].
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            devices: None,
+        }
+    }
+
+    /// Adds what device operations need: the PKI, the broker, and the address devices connect to.
+    pub fn with_devices(self, support: devices::DeviceSupport) -> Self {
+        Self {
+            devices: Some(Arc::new(support)),
+            ..self
+        }
     }
 
     /// Appends to the audit log; a failure is logged, never lost silently, and does not undo the action.

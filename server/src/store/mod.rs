@@ -4,6 +4,7 @@
 //! (BIGINT) so that both dialects index and compare them the same way.
 
 pub mod audit;
+pub mod devices;
 pub mod login_failures;
 pub mod sessions;
 pub mod tokens;

@@ -2,6 +2,8 @@
 //! and a fresh database, and drives it with real clients.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod mqtt;
+
 use std::{io, net::SocketAddr, time::Duration};
 
 use brewlink::{
@@ -96,6 +98,7 @@ pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
 pub struct TestApp {
     pub http_addr: SocketAddr,
     pub mqtt_addr: Option<SocketAddr>,
+    pub mqtt_tls_addr: Option<SocketAddr>,
     pub data_dir: TempDir,
     pub database: TestDatabase,
     pub client: reqwest::Client,
@@ -125,6 +128,7 @@ impl TestApp {
             .expect("the application starts");
         let http_addr = app.http_addr();
         let mqtt_addr = app.mqtt_addr();
+        let mqtt_tls_addr = app.mqtt_tls_addr();
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
@@ -136,6 +140,7 @@ impl TestApp {
         Self {
             http_addr,
             mqtt_addr,
+            mqtt_tls_addr,
             data_dir,
             database,
             client,
@@ -230,6 +235,48 @@ impl TestApp {
             .unwrap();
         store.close().await;
         user.id
+    }
+
+    /// Registers a device with the API (as the token's user); returns the answer and the device's files.
+    pub async fn register_device(&self, token: &str, name: &str) -> (Value, mqtt::DeviceFiles) {
+        let response = self
+            .script()
+            .post(self.url("/api/v1/devices"))
+            .bearer_auth(token)
+            .json(&json!({ "name": name, "model": "BrewMaster 3000" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "register {name}");
+        let credentials: Value = response.json().await.unwrap();
+        let files = mqtt::DeviceFiles {
+            id: credentials["device"]["id"].as_str().unwrap().to_string(),
+            ca: credentials["ca_pem"].as_str().unwrap().to_string(),
+            cert: credentials["cert_pem"].as_str().unwrap().to_string(),
+            key: credentials["key_pem"].as_str().unwrap().to_string(),
+        };
+        (credentials, files)
+    }
+
+    /// The embedded broker's bridge password.
+    pub fn bridge_password(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("mqtt-bridge-password"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// A client on the embedded broker's plain listener with the bridge account: it sees every topic.
+    pub async fn watcher(&self, client_id: &str) -> mqtt::TestClient {
+        let options = mqtt::password_options(
+            self.mqtt_addr.unwrap(),
+            client_id,
+            "brewlink-bridge",
+            &self.bridge_password(),
+        );
+        mqtt::TestClient::connect(options)
+            .await
+            .expect("the bridge account connects")
     }
 
     /// A store connected to this app's database.

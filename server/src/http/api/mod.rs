@@ -1,6 +1,7 @@
 //! The JSON API, `/api/v1`: thin handlers that call the services.
 
 mod auth;
+mod devices;
 mod me;
 
 use axum::{
@@ -42,5 +43,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/me", get(me::show).patch(me::update).delete(me::delete))
         .route("/me/password", post(me::change_password))
+        .route("/devices", get(devices::list).post(devices::register))
+        .route(
+            "/devices/{id}",
+            get(devices::show)
+                .patch(devices::update)
+                .delete(devices::unregister),
+        )
+        .route("/devices/{id}/bundle", get(devices::bundle))
+        .route("/devices/{id}/csr", post(devices::csr))
+        .route("/devices/{id}/certificate/rotate", post(devices::rotate))
         .fallback(problem::api_not_found)
 }

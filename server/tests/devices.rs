@@ -1,0 +1,383 @@
+//! Devices end to end: registration over HTTP, then real MQTT clients over TLS with the issued
+//! certificates against the embedded broker.
+
+mod common;
+
+use std::{io::Read, time::Duration};
+
+use common::{
+    TestApp,
+    mqtt::{self, TestClient},
+};
+use rcgen::{CertificateParams, DnType, KeyPair};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "brew-day-2026";
+
+async fn brewer(app: &TestApp, email: &str) -> String {
+    app.create_user(email, PASSWORD, brewlink::auth::Role::Brewer)
+        .await;
+    app.token(email, PASSWORD).await
+}
+
+#[tokio::test]
+async fn registration_answers_credentials_and_the_bundle_has_every_file() {
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "reg@example.com").await;
+    let (credentials, files) = app.register_device(&token, "Kettle").await;
+    let device = &credentials["device"];
+    assert_eq!(device["name"], "Kettle");
+    assert_eq!(device["certificate"]["key_in_bundle"], true);
+    assert!(files.cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(files.key.contains("PRIVATE KEY"));
+    assert_eq!(credentials["settings"]["client_id"], device["id"]);
+    assert_eq!(
+        credentials["settings"]["tls_port"],
+        app.mqtt_tls_addr.unwrap().port()
+    );
+    assert_eq!(
+        credentials["settings"]["topics"]["telemetry"],
+        format!("devices/{}/telemetry", files.id)
+    );
+
+    let response = app
+        .script()
+        .get(app.url(&format!("/api/v1/devices/{}/bundle", files.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        zip.by_name(name)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    assert_eq!(read("ca.pem"), files.ca);
+    assert_eq!(read("device.pem"), files.cert);
+    assert_eq!(read("device.key"), files.key, "the same key, unsealed");
+    let settings: Value = serde_json::from_str(&read("settings.json")).unwrap();
+    assert_eq!(settings["client_id"], files.id.as_str());
+    assert!(read("README.txt").contains("mosquitto_pub"));
+
+    let listed: Value = app
+        .script()
+        .get(app.url("/api/v1/devices"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    let renamed = app
+        .script()
+        .patch(app.url(&format!("/api/v1/devices/{}", files.id)))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "Mash tun" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.json::<Value>().await.unwrap()["name"], "Mash tun");
+
+    let invalid = app
+        .script()
+        .post(app.url("/api/v1/devices"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "", "model": "x".repeat(101) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    let problem: Value = invalid.json().await.unwrap();
+    assert!(
+        problem["fields"]["name"].is_string() && problem["fields"]["model"].is_string(),
+        "{problem}"
+    );
+
+    let actions: Vec<String> = app
+        .store()
+        .await
+        .audit_list(None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|event| event.action)
+        .collect();
+    assert!(
+        actions.contains(&"device.registered".to_string())
+            && actions.contains(&"device.updated".to_string())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_touches_only_its_own_topics_on_the_embedded_broker() {
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "acl@example.com").await;
+    let (_, files) = app.register_device(&token, "Fermenter").await;
+    let watcher = app.watcher("acl-watcher").await;
+    mqtt::check_device_topic_rules(
+        mqtt::device(app.mqtt_tls_addr.unwrap(), &files),
+        &files.id,
+        watcher,
+    )
+    .await;
+
+    // No retained commands, no shared subscriptions even of its own topics.
+    let mut watcher = app.watcher("acl-watcher-2").await;
+    watcher.subscribe("devices/#").await;
+    let mut device = TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
+        .await
+        .unwrap();
+    let shared = format!("$share/g/devices/{}/cmd", files.id);
+    assert_eq!(
+        device.subscribe(&shared).await,
+        rumqttc::SubscribeReasonCode::Failure
+    );
+    let cmd = format!("devices/{}/cmd", files.id);
+    let status = format!("devices/{}/status", files.id);
+    device.publish(&cmd, b"retained", true).await;
+    device.publish(&status, b"online", true).await;
+    let seen = watcher.publishes_until(&status).await;
+    assert!(
+        seen.iter().all(|publish| publish.topic != cmd),
+        "a retained command is refused"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_broker_refuses_devices_without_a_valid_identity() {
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "refuse@example.com").await;
+    let (_, files) = app.register_device(&token, "Boiler").await;
+    let (_, other) = app.register_device(&token, "Other").await;
+    let addr = app.mqtt_tls_addr.unwrap();
+
+    // No client certificate: the TLS handshake fails.
+    let mut anonymous = rumqttc::MqttOptions::new(files.id.as_str(), "localhost", addr.port());
+    anonymous.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple {
+        ca: files.ca.as_bytes().to_vec(),
+        alpn: None,
+        client_auth: None,
+    }));
+    assert!(
+        TestClient::connect(anonymous).await.is_err(),
+        "no certificate"
+    );
+
+    // A certificate from another CA, with the right CN.
+    let foreign_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, files.id.as_str());
+    let foreign = params.self_signed(&foreign_key).unwrap();
+    let options = mqtt::device_options(
+        addr,
+        &files.id,
+        &files.ca,
+        &foreign.pem(),
+        &foreign_key.serialize_pem(),
+    );
+    assert!(TestClient::connect(options).await.is_err(), "foreign CA");
+
+    // Its own certificate but another client id (another device's).
+    let options = mqtt::device_options(addr, &other.id, &files.ca, &files.cert, &files.key);
+    assert!(
+        TestClient::connect(options).await.is_err(),
+        "client id != CN"
+    );
+
+    // A last will on a foreign topic.
+    let options = mqtt::with_will(mqtt::device(addr, &files), "devices/someone-else/status");
+    assert!(
+        TestClient::connect(options).await.is_err(),
+        "foreign last will"
+    );
+    let options = mqtt::with_will(
+        mqtt::device(addr, &files),
+        &format!("devices/{}/status", files.id),
+    );
+    assert!(TestClient::connect(options).await.is_ok(), "own last will");
+
+    // A revoked certificate: rotation replaces it.
+    let rotated = app
+        .script()
+        .post(app.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert!(
+        TestClient::connect(mqtt::device(addr, &files))
+            .await
+            .is_err(),
+        "the old certificate is revoked"
+    );
+    let new = mqtt::DeviceFiles {
+        cert: rotated["cert_pem"].as_str().unwrap().to_string(),
+        key: rotated["key_pem"].as_str().unwrap().to_string(),
+        ..files.clone()
+    };
+    assert!(
+        TestClient::connect(mqtt::device(addr, &new)).await.is_ok(),
+        "the new one works"
+    );
+
+    // An unregistered device.
+    let deleted = app
+        .script()
+        .delete(app.url(&format!("/api/v1/devices/{}", files.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(
+        TestClient::connect(mqtt::device(addr, &new)).await.is_err(),
+        "unregistered"
+    );
+    let crl = std::fs::read_to_string(app.data_dir.path().join("pki/crl.pem")).unwrap();
+    assert!(crl.contains("BEGIN X509 CRL"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn revocation_drops_a_live_connection_within_seconds() {
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "live@example.com").await;
+    let (_, files) = app.register_device(&token, "Live").await;
+    let mut device = TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
+        .await
+        .unwrap();
+    assert!(
+        !device.dropped_within(Duration::from_millis(300)).await,
+        "connected and staying"
+    );
+    let response = app
+        .script()
+        .delete(app.url(&format!("/api/v1/devices/{}", files.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(
+        device.dropped_within(Duration::from_secs(5)).await,
+        "dropped after revocation"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_csr_keeps_the_private_key_on_the_device() {
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "csr@example.com").await;
+    let (_, files) = app.register_device(&token, "Own key").await;
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "whatever the device claims");
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+    let url = app.url(&format!("/api/v1/devices/{}/csr", files.id));
+    let signed = app
+        .script()
+        .post(&url)
+        .bearer_auth(&token)
+        .body(csr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let signed: Value = signed.json().await.unwrap();
+    assert_eq!(
+        signed["key_pem"],
+        Value::Null,
+        "the server never sees the key"
+    );
+    assert_eq!(signed["device"]["certificate"]["key_in_bundle"], false);
+    let options = mqtt::device_options(
+        app.mqtt_tls_addr.unwrap(),
+        &files.id,
+        &files.ca,
+        signed["cert_pem"].as_str().unwrap(),
+        &key.serialize_pem(),
+    );
+    assert!(
+        TestClient::connect(options).await.is_ok(),
+        "the CSR certificate names the device"
+    );
+
+    let garbage = app
+        .script()
+        .post(&url)
+        .bearer_auth(&token)
+        .body("not a csr")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 422);
+    assert!(garbage.json::<Value>().await.unwrap()["fields"]["csr"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn other_users_cannot_see_or_touch_a_device() {
+    let app = TestApp::spawn().await;
+    let owner = brewer(&app, "own@example.com").await;
+    let other = brewer(&app, "oth@example.com").await;
+    let (_, files) = app.register_device(&owner, "Private").await;
+    for (method, path) in [
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/devices/{}", files.id),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/devices/{}/bundle", files.id),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/devices/{}/certificate/rotate", files.id),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/devices/{}", files.id),
+        ),
+    ] {
+        let response = app
+            .script()
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method} {path}");
+    }
+    let listed: Value = app
+        .script()
+        .get(app.url("/api/v1/devices"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]));
+    app.stop().await;
+}
