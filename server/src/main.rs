@@ -1,12 +1,13 @@
 //! The `brewlink` command.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use brewlink::{
     auth::{Actor, Role},
     config::Config,
     observability,
-    services::{Origin, ServiceError, Services, accounts::NewAccount},
+    pki::Pki,
+    services::{Origin, ServiceError, Services, accounts::NewAccount, devices::DeviceSupport},
     startup::Application,
     store::Store,
 };
@@ -45,10 +46,26 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print (or write with --out) configuration for an external broker that enforces the same rules.
+    BrokerConfig {
+        #[command(subcommand)]
+        broker: BrokerKind,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BrokerKind {
+    /// A mosquitto.conf section and ACL file: TLS with client certificates from the platform CA, the
+    /// revocation list, devices only under devices/<id>/, and a password listener for the bridge.
+    Mosquitto {
+        /// Write mosquitto.conf and mosquitto.acl into this folder instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -97,6 +114,9 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(config)),
         Command::Migrate => runtime.block_on(migrate(config)),
+        Command::BrokerConfig {
+            broker: BrokerKind::Mosquitto { out },
+        } => runtime.block_on(mosquitto_config(config, out)),
         Command::User {
             command: UserCommand::Create { email, name, staff },
         } => runtime.block_on(create_user(config, email, name, staff)),
@@ -195,6 +215,62 @@ async fn create_user(
         }
         Err(error) => anyhow::bail!("cannot create the account: {error}"),
     }
+}
+
+async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Result<()> {
+    use brewlink::broker::mosquitto::{MosquittoSettings, mosquitto_config};
+    std::fs::create_dir_all(&config.data.dir)?;
+    let pki = Arc::new(Pki::load_or_create(config.pki_settings())?);
+    let (cert, key) = pki.broker_certificate(&config.pki.broker_names)?;
+    // The revocation list as the store has it now; the server keeps it current from then on.
+    let store = Store::connect(&config.database_url(), 2).await?;
+    store.migrate().await?;
+    let services = Services::new(store.clone()).with_devices(DeviceSupport {
+        pki: pki.clone(),
+        broker: None,
+        public_host: config.mqtt.public_host.clone(),
+        tls_port: config.mqtt.tls_port,
+    });
+    services.write_revocation_list().await?;
+    store.close().await;
+
+    let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path);
+    let pki_dir = absolute(config.data.dir.join("pki"));
+    let acl_dir = out.clone().map(absolute).unwrap_or_else(|| pki_dir.clone());
+    let files = mosquitto_config(&MosquittoSettings {
+        ca: &absolute(pki.ca_path()),
+        cert: &absolute(cert),
+        key: &absolute(key),
+        crl: &pki_dir.join("crl.pem"),
+        acl: &acl_dir.join("mosquitto.acl"),
+        password_file: &acl_dir.join("mosquitto.passwd"),
+        tls_host: config.mqtt.tls_host,
+        tls_port: config.mqtt.tls_port,
+        bridge_host: config.mqtt.host,
+        bridge_port: config.mqtt.port,
+        bridge_username: brewlink::startup::BRIDGE_USERNAME,
+        max_packet_size: config.mqtt.max_packet_size,
+    });
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("mosquitto.conf"), &files.conf)?;
+            std::fs::write(dir.join("mosquitto.acl"), &files.acl)?;
+            println!(
+                "wrote {0}/mosquitto.conf and {0}/mosquitto.acl",
+                dir.display()
+            );
+        }
+        None => {
+            println!("# ---- mosquitto.conf ----\n{}", files.conf);
+            println!(
+                "# ---- {} ----\n{}",
+                acl_dir.join("mosquitto.acl").display(),
+                files.acl
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A new password: asked twice without echo on a terminal, else the first line of standard input.

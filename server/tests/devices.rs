@@ -135,7 +135,7 @@ async fn a_device_touches_only_its_own_topics_on_the_embedded_broker() {
 
     // No retained commands, no shared subscriptions even of its own topics.
     let mut watcher = app.watcher("acl-watcher-2").await;
-    watcher.subscribe("devices/#").await;
+    watcher.subscribe("#").await;
     let mut device = TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
         .await
         .unwrap();

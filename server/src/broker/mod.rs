@@ -6,6 +6,7 @@
 //! clients are refused on every listener.
 
 mod hooks;
+pub mod mosquitto;
 mod retain;
 
 use std::{io, net::SocketAddr, num::NonZeroU16, sync::Arc, time::Duration};
