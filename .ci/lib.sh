@@ -58,9 +58,10 @@ npm_install() {
   fi
 }
 
-# Chromium for the browser tests, PostgreSQL and Mosquitto for the store and broker tests.
+# Chromium for the browser tests, PostgreSQL and Mosquitto for the store and broker tests, Mosquitto's
+# clients and unzip for the device journey.
 ensure_test_tools() {
-  ensure_debian_packages chromium
+  ensure_debian_packages chromium mosquitto-clients unzip
   npm_install end2end
   local fresh_postgres=
   if ! command -v pg_ctlcluster >/dev/null; then

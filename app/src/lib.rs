@@ -11,13 +11,14 @@ pub mod server_fns;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use components::layout::Layout;
 use pages::{
-    account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage,
+    account::AccountPage, device::DevicePage, devices::DevicesPage, home::HomePage,
+    login::LoginPage, not_found::NotFound, signup::SignupPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -55,6 +56,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("devices") view=DevicesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("devices"), ParamSegment("id")) view=DevicePage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

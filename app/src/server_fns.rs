@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::model::{
     account::{ApiToken, User},
+    device::{Device, DeviceDetail},
     flash::Flash,
 };
 
@@ -18,6 +19,7 @@ pub mod backend {
 
     use crate::model::{
         account::{ApiToken, User},
+        device::{Device, DeviceDetail},
         flash::Flash,
     };
 
@@ -31,6 +33,14 @@ pub mod backend {
         async fn my_tokens(&self, request: &Parts) -> Result<Vec<ApiToken>, String>;
         /// Takes the flash the last form post left in the session.
         async fn take_flash(&self, request: &Parts) -> Result<Option<Flash>, String>;
+        /// The signed-in user's devices.
+        async fn my_devices(&self, request: &Parts) -> Result<Vec<Device>, String>;
+        /// One device the caller may see, with its connection settings; `None` if there is none.
+        async fn device_detail(
+            &self,
+            request: &Parts,
+            id: String,
+        ) -> Result<Option<DeviceDetail>, String>;
     }
 
     /// The backend, as kept in the Leptos context.
@@ -68,4 +78,21 @@ pub async fn my_tokens() -> Result<Vec<ApiToken>, ServerFnError> {
 pub async fn take_flash() -> Result<Option<Flash>, ServerFnError> {
     let (backend, parts) = backend::context()?;
     backend.take_flash(&parts).await.map_err(ServerFnError::new)
+}
+
+/// The signed-in user's devices.
+#[server]
+pub async fn my_devices() -> Result<Vec<Device>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend.my_devices(&parts).await.map_err(ServerFnError::new)
+}
+
+/// One device with its connection settings (`None`: no such device of the caller's).
+#[server]
+pub async fn load_device(id: String) -> Result<Option<DeviceDetail>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .device_detail(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
 }

@@ -20,6 +20,7 @@ export async function startServer() {
       BREWLINK_HTTP_SITE_ROOT: join(root, 'target', 'site'),
       BREWLINK_MQTT_PORT: '0',
       BREWLINK_MQTT_TLS_PORT: '0',
+      BREWLINK_MQTT_TLS_HOST: '127.0.0.1',
       BREWLINK_LOG_FORMAT: 'human',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -174,7 +174,7 @@ impl Default for PkiConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: "info".to_string(),
+            level: "info,rmqtt=warn,rmqtt_net=warn".to_string(),
             format: LogFormat::Auto,
         }
     }

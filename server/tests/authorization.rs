@@ -22,7 +22,7 @@ enum Caller {
 /// One route and the status each caller gets.
 struct Case {
     method: Method,
-    /// `{token_id}` is replaced by the owner's token id.
+    /// `{token_id}` and `{device_id}` are replaced by the owner's token and device ids.
     path: &'static str,
     body: Option<Value>,
     owner: u16,
@@ -86,6 +86,7 @@ struct Fixture {
     other: String,
     staff: String,
     owner_token_id: String,
+    owner_device_id: String,
 }
 
 async fn fixture() -> Fixture {
@@ -110,12 +111,14 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let owner_token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, device) = app.register_device(&owner, "Owned").await;
     Fixture {
         app,
         owner,
         other,
         staff,
         owner_token_id,
+        owner_device_id: device.id,
     }
 }
 
@@ -131,7 +134,10 @@ async fn every_route_answers_each_caller_as_the_table_says() {
             Caller::Staff,
             Caller::Owner,
         ] {
-            let path = case.path.replace("{token_id}", &fixture.owner_token_id);
+            let path = case
+                .path
+                .replace("{token_id}", &fixture.owner_token_id)
+                .replace("{device_id}", &fixture.owner_device_id);
             let mut request = fixture
                 .app
                 .script()

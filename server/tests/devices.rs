@@ -381,3 +381,77 @@ async fn other_users_cannot_see_or_touch_a_device() {
     assert_eq!(listed["items"], json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_device_pages_register_and_unregister_without_javascript() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    app.signup(&browser, "pages@example.com", PASSWORD).await;
+    let registered = browser
+        .post(app.url("/devices"))
+        .form(&[("name", "Kettle"), ("model", "K1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 303);
+    let location = registered.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with("/devices/"), "{location}");
+    let page = browser
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Device registered.") && page.contains("mosquitto_pub"),
+        "{page}"
+    );
+
+    let unconfirmed = browser
+        .post(app.url(&format!("{location}/unregister")))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unconfirmed.headers()["location"], location.as_str());
+    let page = browser
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Tick the box to confirm"),
+        "still registered, and told why"
+    );
+
+    let confirmed = browser
+        .post(app.url(&format!("{location}/unregister")))
+        .form(&[("confirm", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.headers()["location"], "/devices");
+    let list = browser
+        .get(app.url("/devices"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("Device unregistered") && list.contains("No devices yet"),
+        "{list}"
+    );
+    let gone = browser.get(app.url(&location)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    app.stop().await;
+}

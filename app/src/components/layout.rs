@@ -53,6 +53,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                     Ok(Some(user)) => {
                                         let name = if user.name.is_empty() { user.email } else { user.name };
                                         view! {
+                                            <li><a href="/devices" class=NAV_LINK>"Devices"</a></li>
                                             <li><a href="/account" class=NAV_LINK aria-label=format!("Account of {name}")>"Account"</a></li>
                                             <li>
                                                 <form method="post" action="/logout">

@@ -74,3 +74,10 @@ pub struct DeviceCredentials {
     pub key_pem: Option<String>,
     pub settings: ConnectionSettings,
 }
+
+/// A device with how it connects, for its page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDetail {
+    pub device: Device,
+    pub settings: ConnectionSettings,
+}

@@ -3,6 +3,7 @@
 use app::{
     model::{
         account::{ApiToken, User},
+        device::{Device, DeviceDetail},
         flash::Flash,
     },
     server_fns::backend::Backend,
@@ -51,6 +52,27 @@ impl Backend for AppBackend {
             .await
             .map_err(message)?;
         Ok(page.items)
+    }
+
+    async fn my_devices(&self, request: &Parts) -> Result<Vec<Device>, String> {
+        let page = self
+            .services
+            .list_devices(&actor(request), None, 500)
+            .await
+            .map_err(message)?;
+        Ok(page.items)
+    }
+
+    async fn device_detail(
+        &self,
+        request: &Parts,
+        id: String,
+    ) -> Result<Option<DeviceDetail>, String> {
+        match self.services.device_detail(&actor(request), &id).await {
+            Ok(detail) => Ok(Some(detail)),
+            Err(ServiceError::NotFound | ServiceError::Unauthenticated) => Ok(None),
+            Err(error) => Err(message(error)),
+        }
     }
 
     async fn take_flash(&self, request: &Parts) -> Result<Option<Flash>, String> {

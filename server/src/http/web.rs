@@ -20,6 +20,7 @@ use crate::{
     services::{
         ServiceError,
         accounts::{NewAccount, ProfileChange},
+        devices::DeviceChange,
     },
 };
 
@@ -34,6 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
         .route("/account/delete", post(delete_account))
+        .route("/devices", post(register_device))
+        .route("/devices/{id}/rename", post(rename_device))
+        .route("/devices/{id}/rotate", post(rotate_certificate))
+        .route("/devices/{id}/unregister", post(unregister_device))
 }
 
 /// A flash for `form` from a service error, keeping the given values.
@@ -304,5 +309,133 @@ async fn delete_account(
         Err(error) => {
             redirect_with(&session, failed("delete", error, &[]), "/account#delete").await
         }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeviceForm {
+    name: String,
+    model: String,
+}
+
+async fn register_device(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Form(form): Form<DeviceForm>,
+) -> Response {
+    match state
+        .services
+        .register_device(&actor, &form.name, &form.model, &origin)
+        .await
+    {
+        Ok(credentials) => {
+            let flash = notice(
+                "device",
+                "Device registered. Download its bundle and put the files on the device.",
+            );
+            redirect_with(
+                &session,
+                flash,
+                &format!("/devices/{}", credentials.device.id),
+            )
+            .await
+        }
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => {
+            let flash = failed(
+                "register",
+                error,
+                &[("name", &form.name), ("model", &form.model)],
+            );
+            redirect_with(&session, flash, "/devices").await
+        }
+    }
+}
+
+async fn rename_device(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<DeviceForm>,
+) -> Response {
+    let change = DeviceChange {
+        name: Some(form.name.clone()),
+        model: Some(form.model.clone()),
+    };
+    let flash = match state
+        .services
+        .update_device(&actor, &id, change, &origin)
+        .await
+    {
+        Ok(_) => notice("rename", "Saved."),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed(
+            "rename",
+            error,
+            &[("name", &form.name), ("model", &form.model)],
+        ),
+    };
+    redirect_with(&session, flash, &format!("/devices/{id}")).await
+}
+
+async fn rotate_certificate(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let flash = match state
+        .services
+        .rotate_certificate(&actor, &id, &origin)
+        .await
+    {
+        Ok(_) => notice(
+            "certificate",
+            "New certificate issued. Download the bundle again: the old certificate no longer connects.",
+        ),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed("certificate", error, &[]),
+    };
+    redirect_with(&session, flash, &format!("/devices/{id}")).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UnregisterForm {
+    confirm: Option<String>,
+}
+
+async fn unregister_device(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<UnregisterForm>,
+) -> Response {
+    let back = format!("/devices/{id}");
+    if form.confirm.is_none() {
+        let error = ServiceError::field(
+            "",
+            "Tick the box to confirm: the device will be disconnected.",
+        );
+        return redirect_with(&session, failed("certificate", error, &[]), &back).await;
+    }
+    match state.services.unregister_device(&actor, &id, &origin).await {
+        Ok(()) => {
+            let flash = notice(
+                "devices",
+                "Device unregistered; its certificate is revoked.",
+            );
+            redirect_with(&session, flash, "/devices").await
+        }
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => redirect_with(&session, failed("certificate", error, &[]), &back).await,
     }
 }

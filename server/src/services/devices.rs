@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, io::Write, sync::Arc};
 
-use app::model::device::{ConnectionSettings, Device, DeviceCredentials, Topics};
+use app::model::device::{ConnectionSettings, Device, DeviceCredentials, DeviceDetail, Topics};
 use chrono::{DateTime, Utc};
 
 use super::{Origin, ServiceError, Services};
@@ -102,6 +102,30 @@ impl Services {
         }
     }
 
+    /// A device the actor owns, for what only its owner may do (its keys, its certificate, its name):
+    /// staff see it but are refused; other users are told it does not exist.
+    async fn owned_device(&self, actor: &Actor, id: &str) -> Result<Device, ServiceError> {
+        let device = self.device(actor, id).await?;
+        match actor {
+            Actor::User(user) if user.id == device.owner_id => Ok(device),
+            Actor::System => Ok(device),
+            _ => Err(ServiceError::Forbidden),
+        }
+    }
+
+    /// A device with its connection settings, for its page.
+    pub async fn device_detail(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<DeviceDetail, ServiceError> {
+        let device = self.device(actor, id).await?;
+        Ok(DeviceDetail {
+            settings: self.connection_settings(id)?,
+            device,
+        })
+    }
+
     /// The caller's devices.
     pub async fn list_devices(
         &self,
@@ -161,7 +185,7 @@ impl Services {
         change: DeviceChange,
         origin: &Origin,
     ) -> Result<Device, ServiceError> {
-        let device = self.device(actor, id).await?;
+        let device = self.owned_device(actor, id).await?;
         let name = change
             .name
             .map_or(device.name.clone(), |name| name.trim().to_string());
@@ -199,7 +223,7 @@ impl Services {
         id: &str,
         origin: &Origin,
     ) -> Result<(), ServiceError> {
-        self.device(actor, id).await?;
+        self.owned_device(actor, id).await?;
         let revoked = self
             .store
             .device_delete(id, Utc::now())
@@ -237,7 +261,7 @@ impl Services {
         id: &str,
         origin: &Origin,
     ) -> Result<DeviceCredentials, ServiceError> {
-        self.device(actor, id).await?;
+        self.owned_device(actor, id).await?;
         let support = self.device_support()?;
         let issued = support.pki.issue_device(id)?;
         let sealed = issued
@@ -270,7 +294,7 @@ impl Services {
         csr_pem: &str,
         origin: &Origin,
     ) -> Result<DeviceCredentials, ServiceError> {
-        self.device(actor, id).await?;
+        self.owned_device(actor, id).await?;
         let support = self.device_support()?;
         if csr_pem.len() > 16 * 1024 {
             return Err(ServiceError::field(
@@ -300,7 +324,7 @@ impl Services {
     /// The zip a device needs: `ca.pem`, `device.pem`, `device.key` (when the server made the key),
     /// `settings.json` and a `README.txt`.
     pub async fn device_bundle(&self, actor: &Actor, id: &str) -> Result<Bundle, ServiceError> {
-        let device = self.device(actor, id).await?;
+        let device = self.owned_device(actor, id).await?;
         let support = self.device_support()?;
         let current = self
             .store
