@@ -242,3 +242,52 @@ async fn external_mosquitto_is_used_as_the_broker() {
     assert_eq!(ready["broker"]["ok"], true, "{ready}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_bridge_reconnects_when_its_broker_comes_back() {
+    // The "external" broker is another app's embedded broker on a port chosen here, started later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        broker_dir.path().join("mqtt-bridge-password"),
+        "shared-secret-for-test",
+    )
+    .unwrap();
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.external_url =
+        format!("mqtt://brewlink-bridge:shared-secret-for-test@127.0.0.1:{port}");
+    config.mqtt.bridge_client_id = "brewlink-bridge-reconnect".to_string();
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "no broker yet");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["broker"]["ok"], false);
+
+    let broker_database = TestDatabase::create(Db::Sqlite, broker_dir.path()).await;
+    let mut broker_config = test_config(broker_dir.path(), &broker_database.url);
+    broker_config.mqtt.port = port;
+    let broker = TestApp::spawn_with(broker_config, broker_dir, broker_database).await;
+    app.wait_ready().await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("brewlink_bridge_connects_total 1"),
+        "{metrics}"
+    );
+    broker.stop().await;
+    app.stop().await;
+}

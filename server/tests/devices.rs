@@ -455,3 +455,98 @@ async fn the_device_pages_register_and_unregister_without_javascript() {
     assert_eq!(gone.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private() {
+    // The generated CA: its key is readable by the owner only.
+    let app = TestApp::spawn().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["pki/ca.key", "pki/broker.key", "pki/key-secret"] {
+            let mode = std::fs::metadata(app.data_dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+    app.stop().await;
+
+    // A CA made elsewhere, configured by path.
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Brewery CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = params.self_signed(&ca_key).unwrap();
+    std::fs::write(ca_dir.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(ca_dir.path().join("ca.key"), ca_key.serialize_pem()).unwrap();
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = common::TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let mut config = common::test_config(data_dir.path(), &database.url);
+    config.pki.ca_cert = ca_dir.path().join("ca.pem").display().to_string();
+    config.pki.ca_key = ca_dir.path().join("ca.key").display().to_string();
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let token = brewer(&app, "ca@example.com").await;
+    let (credentials, files) = app.register_device(&token, "Configured").await;
+    assert_eq!(
+        credentials["ca_pem"],
+        ca.pem(),
+        "devices get the configured CA"
+    );
+    assert!(
+        !app.data_dir.path().join("pki/ca.key").exists(),
+        "no CA is generated"
+    );
+    assert!(
+        TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
+            .await
+            .is_ok()
+    );
+
+    // Rotation and unregistration are audited.
+    let rotate = format!("/api/v1/devices/{}/certificate/rotate", files.id);
+    assert_eq!(
+        app.script()
+            .post(app.url(&rotate))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let delete = format!("/api/v1/devices/{}", files.id);
+    assert_eq!(
+        app.script()
+            .delete(app.url(&delete))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let audit = app.store().await.audit_list(None, 50).await.unwrap().items;
+    for action in [
+        "device.registered",
+        "device.certificate_rotated",
+        "device.unregistered",
+    ] {
+        let event = audit
+            .iter()
+            .find(|event| event.action == action)
+            .unwrap_or_else(|| panic!("{action}"));
+        assert_eq!(event.subject, format!("device:{}", files.id));
+        assert_eq!(event.source_ip.as_deref(), Some("127.0.0.1"), "from where");
+    }
+    app.stop().await;
+}
