@@ -79,6 +79,8 @@ pub struct MqttConfig {
     pub bridge_client_id: String,
     /// The broker's host name as devices reach it (written into their connection settings).
     pub public_host: String,
+    /// How long a command waits for the device's reply, milliseconds.
+    pub command_timeout_ms: u64,
 }
 
 /// Certificates: the platform CA and what it issues.
@@ -155,6 +157,7 @@ impl Default for MqttConfig {
             max_packet_size: 256 * 1024,
             bridge_client_id: "brewlink-bridge".to_string(),
             public_host: "localhost".to_string(),
+            command_timeout_ms: 5000,
         }
     }
 }
@@ -360,6 +363,9 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         }
         ("mqtt", "public_host") => {
             "The broker's host name as devices reach it (written into their connection settings)."
+        }
+        ("mqtt", "command_timeout_ms") => {
+            "How long a command waits for the device's reply, milliseconds."
         }
         ("pki", "ca_cert") => {
             "PEM file of an existing CA certificate; empty: pki/ca.pem in the data folder, created on first start."

@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod http;
+pub mod live;
 pub mod observability;
 pub mod pki;
 pub mod services;

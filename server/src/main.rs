@@ -7,7 +7,9 @@ use brewlink::{
     config::Config,
     observability,
     pki::Pki,
-    services::{Origin, ServiceError, Services, accounts::NewAccount, devices::DeviceSupport},
+    services::{
+        Origin, ServiceError, Services, accounts::NewAccount, devices::write_revocation_list,
+    },
     startup::Application,
     store::Store,
 };
@@ -225,13 +227,7 @@ async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Resul
     // The revocation list as the store has it now; the server keeps it current from then on.
     let store = Store::connect(&config.database_url(), 2).await?;
     store.migrate().await?;
-    let services = Services::new(store.clone()).with_devices(DeviceSupport {
-        pki: pki.clone(),
-        broker: None,
-        public_host: config.mqtt.public_host.clone(),
-        tls_port: config.mqtt.tls_port,
-    });
-    services.write_revocation_list().await?;
+    write_revocation_list(&store, &pki).await?;
     store.close().await;
 
     let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path);

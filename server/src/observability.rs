@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, gauge::Gauge, info::Info},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram, info::Info},
     registry::Registry,
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -61,6 +61,30 @@ pub struct Metrics {
     pub broker_delivered: Counter,
     /// Messages the embedded broker dropped (queue full, expired, refused by the ACL).
     pub broker_dropped: Counter,
+    /// Ingest batches committed.
+    pub ingest_batches: Counter,
+    /// Time from the first message of a batch arriving to its commit, seconds.
+    pub ingest_batch_seconds: Histogram,
+    /// Telemetry samples stored.
+    pub telemetry_stored: Counter,
+    /// Telemetry samples received again and not stored twice.
+    pub telemetry_duplicates: Counter,
+    /// Device payloads refused, by kind (undecodable, out_of_range, oversize, unknown_device).
+    pub payloads_rejected: Family<KindLabel, Counter>,
+    /// Commands sent to devices, by outcome.
+    pub commands: Family<OutcomeLabel, Counter>,
+}
+
+/// A `kind` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+/// An `outcome` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
 }
 
 impl Metrics {
@@ -114,8 +138,51 @@ impl Metrics {
             "Messages the embedded broker dropped",
             broker_dropped.clone(),
         );
+        let ingest_batches = Counter::default();
+        registry.register(
+            "ingest_batches",
+            "Ingest batches committed",
+            ingest_batches.clone(),
+        );
+        let ingest_batch_seconds =
+            Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
+        registry.register(
+            "ingest_batch_seconds",
+            "Time from a batch's first message to its commit",
+            ingest_batch_seconds.clone(),
+        );
+        let telemetry_stored = Counter::default();
+        registry.register(
+            "telemetry_stored",
+            "Telemetry samples stored",
+            telemetry_stored.clone(),
+        );
+        let telemetry_duplicates = Counter::default();
+        registry.register(
+            "telemetry_duplicates",
+            "Telemetry samples received again",
+            telemetry_duplicates.clone(),
+        );
+        let payloads_rejected = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "payloads_rejected",
+            "Device payloads refused, by kind",
+            payloads_rejected.clone(),
+        );
+        let commands = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "commands",
+            "Commands sent to devices, by outcome",
+            commands.clone(),
+        );
         Self {
             registry,
+            ingest_batches,
+            ingest_batch_seconds,
+            telemetry_stored,
+            telemetry_duplicates,
+            payloads_rejected,
+            commands,
             http_requests,
             bridge_connected,
             bridge_connects,

@@ -14,13 +14,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    bridge::{Bridge, BrokerEndpoint, EndpointError},
+    bridge::{Bridge, BrokerEndpoint, EndpointError, ingest::IngestContext},
     broker::{BrokerError, BrokerSettings, EmbeddedBroker, TlsListener},
     config::Config,
     http::{self, AppState},
+    live::LiveHub,
     observability::Metrics,
     pki::Pki,
-    services::{Services, devices::DeviceSupport},
+    services::{
+        Services,
+        devices::{DeviceSupport, write_revocation_list},
+    },
     store::{Store, StoreError, audit::NewAuditEvent},
 };
 
@@ -117,11 +121,17 @@ impl Application {
         } else {
             (None, BrokerEndpoint::from_url(&config.mqtt.external_url)?)
         };
+        let live = LiveHub::new();
+        let ingest = IngestContext {
+            store: store.clone(),
+            live: live.clone(),
+            metrics: metrics.clone(),
+        };
         let bridge = Bridge::start(
             &endpoint,
             &config.mqtt.bridge_client_id,
             max_packet_size,
-            metrics.clone(),
+            ingest,
             shutdown.clone(),
         );
 
@@ -132,9 +142,14 @@ impl Application {
             tls_port: broker
                 .as_ref()
                 .map_or(config.mqtt.tls_port, |broker| broker.tls_addr().port()),
+            commands: bridge.commands(),
+            command_timeout: std::time::Duration::from_millis(
+                config.mqtt.command_timeout_ms.max(1),
+            ),
+            live: live.clone(),
+            metrics: metrics.clone(),
         });
-        services
-            .write_revocation_list()
+        write_revocation_list(&store, &pki)
             .await
             .map_err(StartupError::RevocationList)?;
 

@@ -5,3 +5,4 @@ pub mod brewing;
 pub mod device;
 pub mod flash;
 pub mod page;
+pub mod telemetry;

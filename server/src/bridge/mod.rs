@@ -1,15 +1,41 @@
 //! The bridge: the server's own MQTT client (rumqttc). It connects to whichever broker is in use — the
-//! embedded one or an external one — with a persistent session, reconnects with backoff, and reports its
-//! state for `/readyz`, `/metrics` and the admin site.
+//! embedded one or an external one — with a persistent session and manual acknowledgements, reconnects
+//! with backoff, and reports its state for `/readyz`, `/metrics` and the admin site. Device messages go
+//! to the ingest pipeline ([`ingest`]), replies to waiting commands ([`commands`]), program progress to
+//! the live hub.
+//!
+//! Every instance subscribes to every device topic (no shared subscription): each one can serve the
+//! live streams of its own browsers, and storage is idempotent per (device, seq).
 
-use std::{sync::Arc, time::Duration};
+pub mod commands;
+pub mod decode;
+pub mod ingest;
 
+use std::time::Duration;
+
+use app::model::telemetry::LiveEvent;
 use chrono::{DateTime, Utc};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Transport};
-use tokio::{sync::watch, task::JoinHandle};
+use proto::{Message, v1};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, Transport};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::observability::Metrics;
+use commands::CommandBus;
+use decode::TopicKind;
+use ingest::IngestContext;
+
+/// What the bridge subscribes to.
+const SUBSCRIPTIONS: [&str; 4] = [
+    "devices/+/telemetry",
+    "devices/+/status",
+    "devices/+/reply/#",
+    "devices/+/program",
+];
+/// Messages waiting for the ingest pipeline before the bridge stops reading from the broker.
+const INGEST_QUEUE: usize = 10_000;
 
 /// Where and how the bridge connects.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,11 +104,13 @@ pub enum BridgeState {
     Disconnected { since: DateTime<Utc>, error: String },
 }
 
-/// A running bridge: its client and its state.
+/// A running bridge: its client, its state and its pipelines.
 pub struct Bridge {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
+    commands: CommandBus,
     task: JoinHandle<()>,
+    ingest: JoinHandle<()>,
 }
 
 /// Longest pause between two connection attempts.
@@ -94,12 +122,13 @@ impl Bridge {
         endpoint: &BrokerEndpoint,
         client_id: &str,
         max_packet_size: usize,
-        metrics: Arc<Metrics>,
+        context: IngestContext,
         shutdown: CancellationToken,
     ) -> Self {
         let mut options = MqttOptions::new(client_id, endpoint.host.clone(), endpoint.port);
         options
             .set_clean_session(false)
+            .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(30))
             .set_max_packet_size(max_packet_size, max_packet_size);
         if let (Some(username), password) = (&endpoint.username, &endpoint.password) {
@@ -110,12 +139,33 @@ impl Bridge {
         }
         let (client, event_loop) = AsyncClient::new(options, 1024);
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
-        let task = tokio::spawn(run(event_loop, state_tx, metrics, shutdown));
+        let commands = CommandBus::new(client.clone(), state.clone());
+        let (to_ingest, from_bridge) = mpsc::channel(INGEST_QUEUE);
+        let ingest = tokio::spawn(ingest::run(
+            from_bridge,
+            client.clone(),
+            context.clone(),
+            shutdown.clone(),
+        ));
+        let router = Router {
+            client: client.clone(),
+            to_ingest,
+            commands: commands.clone(),
+            context,
+        };
+        let task = tokio::spawn(run(event_loop, state_tx, router, shutdown));
         Self {
             client,
             state,
+            commands,
             task,
+            ingest,
         }
+    }
+
+    /// Sends commands to devices and waits for their replies.
+    pub fn commands(&self) -> CommandBus {
+        self.commands.clone()
     }
 
     /// The current connection state.
@@ -139,15 +189,75 @@ impl Bridge {
         .is_ok_and(|result| result.is_ok())
     }
 
-    /// Disconnects cleanly and waits for the connection task to end (at most two seconds).
+    /// Disconnects cleanly and waits for the connection and ingest tasks to end (at most two seconds).
     pub async fn stop(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.disconnect()).await;
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), self.task)
-            .await
-            .is_err()
-        {
-            abort.abort();
+        for task in [self.task, self.ingest] {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Where incoming messages go.
+struct Router {
+    client: AsyncClient,
+    to_ingest: mpsc::Sender<Publish>,
+    commands: CommandBus,
+    context: IngestContext,
+}
+
+impl Router {
+    /// Subscribes to the device topics (again after every connect: a new session has none).
+    async fn subscribe(&self) {
+        for topic in SUBSCRIPTIONS {
+            if let Err(error) = self.client.subscribe(topic, QoS::AtLeastOnce).await {
+                tracing::warn!(%error, topic, "bridge could not subscribe");
+            }
+        }
+    }
+
+    async fn route(&self, message: Publish) {
+        match decode::parse_topic(&message.topic).map(|(id, kind)| (id.to_string(), kind)) {
+            Some((_, TopicKind::Telemetry | TopicKind::Status)) => {
+                // Waits when the pipeline is full: the broker then holds messages back.
+                if self.to_ingest.send(message).await.is_err() {
+                    tracing::debug!("ingest pipeline stopped");
+                }
+                return;
+            }
+            Some((device_id, TopicKind::Reply)) => {
+                if let Err(reason) = self.commands.complete(&message.payload) {
+                    tracing::info!(device_id, reason, "undecodable command reply");
+                }
+            }
+            Some((device_id, TopicKind::Program)) => {
+                match v1::ProgramEvent::decode(message.payload.as_ref()) {
+                    Ok(event) => {
+                        let event = serde_json::json!({
+                            "program_id": event.program_id,
+                            "kind": event.kind().as_str_name(),
+                            "step_index": event.step_index,
+                            "remaining_s": event.remaining_s,
+                            "time_ms": event.time_ms,
+                            "message": event.message,
+                        });
+                        self.context
+                            .live
+                            .publish(LiveEvent::Program { device_id, event });
+                    }
+                    Err(error) => tracing::info!(device_id, %error, "undecodable program event"),
+                }
+            }
+            None => tracing::debug!(topic = %message.topic, "message on an unexpected topic"),
+        }
+        if let Err(error) = self.client.ack(&message).await {
+            tracing::warn!(%error, "could not acknowledge a message");
         }
     }
 }
@@ -156,9 +266,10 @@ impl Bridge {
 async fn run(
     mut event_loop: EventLoop,
     state: watch::Sender<BridgeState>,
-    metrics: Arc<Metrics>,
+    router: Router,
     shutdown: CancellationToken,
 ) {
+    let metrics = router.context.metrics.clone();
     let mut backoff = Duration::from_millis(250);
     loop {
         let event = tokio::select! {
@@ -175,7 +286,9 @@ async fn run(
                 metrics.bridge_connected.set(1);
                 metrics.bridge_connects.inc();
                 state.send_replace(BridgeState::Connected { since: Utc::now() });
+                router.subscribe().await;
             }
+            Ok(Event::Incoming(Packet::Publish(message))) => router.route(message).await,
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => {}
             Err(error) => {

@@ -125,6 +125,26 @@ impl From<ServiceError> for Problem {
                     )
                 }
             }
+            ServiceError::DeviceOffline => Problem::new(
+                StatusCode::CONFLICT,
+                "device_offline",
+                "The device is offline: it cannot take commands until it reconnects.",
+            ),
+            ServiceError::DeviceTimeout => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "device_timeout",
+                "The device did not answer in time.",
+            ),
+            ServiceError::DeviceRefused(reason) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "device_refused",
+                format!("The device refused: {reason}"),
+            ),
+            ServiceError::Unavailable(reason) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("Try again shortly: {reason}"),
+            ),
             ServiceError::Internal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",

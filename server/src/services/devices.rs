@@ -27,6 +27,13 @@ pub struct DeviceSupport {
     pub public_host: String,
     /// The broker's TLS port.
     pub tls_port: u16,
+    /// Sends commands to devices over the bridge.
+    pub commands: crate::bridge::commands::CommandBus,
+    /// How long a command waits for its reply.
+    pub command_timeout: std::time::Duration,
+    /// Where command events go for live streams.
+    pub live: crate::live::LiveHub,
+    pub metrics: Arc<crate::observability::Metrics>,
 }
 
 impl std::fmt::Debug for DeviceSupport {
@@ -87,7 +94,7 @@ fn check_text(
 }
 
 impl Services {
-    fn device_support(&self) -> Result<&DeviceSupport, ServiceError> {
+    pub(crate) fn device_support(&self) -> Result<&DeviceSupport, ServiceError> {
         self.devices
             .as_deref()
             .ok_or_else(|| ServiceError::Internal("device support is not configured".to_string()))
@@ -104,7 +111,11 @@ impl Services {
 
     /// A device the actor owns, for what only its owner may do (its keys, its certificate, its name):
     /// staff see it but are refused; other users are told it does not exist.
-    async fn owned_device(&self, actor: &Actor, id: &str) -> Result<Device, ServiceError> {
+    pub(crate) async fn owned_device(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Device, ServiceError> {
         let device = self.device(actor, id).await?;
         match actor {
             Actor::User(user) if user.id == device.owner_id => Ok(device),
@@ -384,30 +395,30 @@ impl Services {
     /// After certificates were revoked: the revocation list is rewritten and the device disconnected.
     async fn after_revocation(&self, device_id: &str) -> Result<(), ServiceError> {
         let support = self.device_support()?;
-        self.write_revocation_list().await?;
+        write_revocation_list(&self.store, &support.pki).await?;
         if let Some(broker) = &support.broker {
             broker.disconnect(device_id).await;
         }
         Ok(())
     }
+}
 
-    /// Writes the CRL file from the store (at start and after every revocation).
-    pub async fn write_revocation_list(&self) -> Result<(), ServiceError> {
-        let support = self.device_support()?;
-        let revoked = self.store.certificates_revoked(Utc::now()).await?;
-        let revoked: Vec<(String, time::OffsetDateTime)> = revoked
-            .into_iter()
-            .map(|(serial, at)| {
-                (
-                    serial,
-                    time::OffsetDateTime::from_unix_timestamp(at.timestamp())
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-                )
-            })
-            .collect();
-        support.pki.write_crl(&revoked)?;
-        Ok(())
-    }
+/// Writes the CRL file from the store (at start and after every revocation).
+pub async fn write_revocation_list(
+    store: &crate::store::Store,
+    pki: &Pki,
+) -> Result<(), ServiceError> {
+    let revoked = store.certificates_revoked(Utc::now()).await?;
+    let revoked: Vec<(String, time::OffsetDateTime)> = revoked
+        .into_iter()
+        .map(|(serial, at)| {
+            let at = time::OffsetDateTime::from_unix_timestamp(at.timestamp())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            (serial, at)
+        })
+        .collect();
+    pki.write_crl(&revoked)?;
+    Ok(())
 }
 
 fn new_certificate<'a>(

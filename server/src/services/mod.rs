@@ -2,7 +2,9 @@
 //! [`Actor`](crate::auth::Actor) and decides authorization here, once, for every caller.
 
 pub mod accounts;
+pub mod commands;
 pub mod devices;
+pub mod telemetry;
 pub mod tokens;
 
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
@@ -37,6 +39,14 @@ pub enum ServiceError {
     Conflict { code: &'static str, message: String },
     #[error("too many failed attempts; try again in {} s", retry_after.as_secs())]
     TooManyAttempts { retry_after: Duration },
+    #[error("the device is offline")]
+    DeviceOffline,
+    #[error("the device did not answer in time")]
+    DeviceTimeout,
+    #[error("the device refused: {0}")]
+    DeviceRefused(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod devices;
 pub mod login_failures;
 pub mod sessions;
+pub mod telemetry;
 pub mod tokens;
 pub mod users;
 

@@ -1,8 +1,10 @@
 //! The JSON API, `/api/v1`: thin handlers that call the services.
 
 mod auth;
+mod control;
 mod devices;
 mod me;
+mod telemetry;
 
 use axum::{
     Router,
@@ -53,5 +55,20 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/bundle", get(devices::bundle))
         .route("/devices/{id}/csr", post(devices::csr))
         .route("/devices/{id}/certificate/rotate", post(devices::rotate))
+        .route("/devices/{id}/status", get(telemetry::status))
+        .route("/devices/{id}/telemetry", get(telemetry::history))
+        .route("/devices/{id}/live", get(telemetry::live))
+        .route("/devices/{id}/commands", get(telemetry::commands))
+        .route(
+            "/devices/{id}/gpio/{pin}",
+            get(control::gpio_get).put(control::gpio_set),
+        )
+        .route(
+            "/devices/{id}/rtc",
+            get(control::rtc_get).put(control::rtc_set),
+        )
+        .route("/devices/{id}/network", get(control::network))
+        .route("/devices/{id}/reset", post(control::reset))
+        .route("/devices/{id}/uart", post(control::uart))
         .fallback(problem::api_not_found)
 }

@@ -1,0 +1,210 @@
+//! The ingest pipeline: telemetry and status messages are decoded, checked and written in batches
+//! (one transaction per batch: up to [`BATCH_MAX`] messages or [`BATCH_WAIT`], whichever comes
+//! first). QoS 1 messages are acknowledged only after their batch committed, so the broker redelivers
+//! whatever a crash interrupted; a sample delivered twice is stored once. Bad payloads are counted,
+//! recorded with the device and the reason, acknowledged (a redelivery would not mend them) and never
+//! stop the pipeline.
+
+use std::{sync::Arc, time::Duration};
+
+use app::model::telemetry::LiveEvent;
+use chrono::Utc;
+use rumqttc::{AsyncClient, Publish};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::decode::{self, BadPayload, TopicKind};
+use crate::{
+    live::LiveHub,
+    observability::{KindLabel, Metrics},
+    store::{
+        Store,
+        telemetry::{DeviceErrorRecord, IngestBatch, NewSample, StatusReport},
+    },
+};
+
+/// Most messages in one batch.
+pub const BATCH_MAX: usize = 500;
+/// Longest a message waits for its batch to fill.
+pub const BATCH_WAIT: Duration = Duration::from_millis(20);
+
+/// What the pipeline writes to and tells.
+#[derive(Clone)]
+pub struct IngestContext {
+    pub store: Store,
+    pub live: LiveHub,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Takes messages from the bridge until shutdown, writing them in batches.
+pub async fn run(
+    mut messages: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    context: IngestContext,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = messages.recv() => match message { Some(message) => message, None => return },
+        };
+        let started = Instant::now();
+        let mut batch = vec![first];
+        let deadline = started + BATCH_WAIT;
+        while batch.len() < BATCH_MAX {
+            match tokio::time::timeout_at(deadline, messages.recv()).await {
+                Ok(Some(message)) => batch.push(message),
+                _ => break,
+            }
+        }
+        if !write(&batch, &context, &shutdown).await {
+            return;
+        }
+        for message in &batch {
+            if let Err(error) = client.ack(message).await {
+                tracing::warn!(%error, "could not acknowledge a message");
+            }
+        }
+        context
+            .metrics
+            .ingest_batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+fn reject(
+    errors: &mut Vec<DeviceErrorRecord>,
+    metrics: &Metrics,
+    device_id: &str,
+    message: &Publish,
+    bad: BadPayload,
+) {
+    metrics
+        .payloads_rejected
+        .get_or_create(&KindLabel {
+            kind: bad.kind.to_string(),
+        })
+        .inc();
+    tracing::info!(device_id, topic = %message.topic, kind = bad.kind, reason = %bad.reason, "device payload refused");
+    errors.push(DeviceErrorRecord {
+        device_id: device_id.to_string(),
+        kind: bad.kind.to_string(),
+        reason: bad.reason,
+        topic: message.topic.clone(),
+        size: message.payload.len(),
+        at: Utc::now(),
+    });
+}
+
+/// Decodes a batch and commits it, retrying while the database is unavailable. `false`: shut down
+/// before the batch was written (its messages stay unacknowledged and will be delivered again).
+async fn write(
+    messages: &[Publish],
+    context: &IngestContext,
+    shutdown: &CancellationToken,
+) -> bool {
+    let received_at = Utc::now();
+    let mut ids: Vec<&str> = messages
+        .iter()
+        .filter_map(|message| decode::parse_topic(&message.topic).map(|(id, _)| id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut backoff = Duration::from_millis(100);
+    let known = loop {
+        match context.store.devices_existing(&ids).await {
+            Ok(known) => break known,
+            Err(error) => {
+                tracing::error!(%error, "ingest: cannot look up devices; retrying");
+                if !pause(shutdown, &mut backoff).await {
+                    return false;
+                }
+            }
+        }
+    };
+
+    let mut batch = IngestBatch::default();
+    for message in messages {
+        let Some((device_id, kind)) = decode::parse_topic(&message.topic) else {
+            continue;
+        };
+        if !known.iter().any(|id| id == device_id) {
+            let bad = BadPayload {
+                kind: "unknown_device",
+                reason: "no such registered device".to_string(),
+            };
+            reject(&mut batch.errors, &context.metrics, device_id, message, bad);
+            continue;
+        }
+        match kind {
+            TopicKind::Telemetry => match decode::telemetry(&message.payload, received_at) {
+                Ok(point) => batch.samples.push(NewSample {
+                    device_id: device_id.to_string(),
+                    point,
+                    received_at,
+                }),
+                Err(bad) => reject(&mut batch.errors, &context.metrics, device_id, message, bad),
+            },
+            TopicKind::Status => match decode::status(&message.payload) {
+                Ok(status) => batch.statuses.push(StatusReport {
+                    device_id: device_id.to_string(),
+                    online: status.online,
+                    firmware: status.firmware,
+                    network: status.network,
+                    uptime_s: status.uptime_s,
+                    report_interval_s: status.report_interval_s,
+                    capabilities: status.capabilities,
+                    at: received_at,
+                }),
+                Err(bad) => reject(&mut batch.errors, &context.metrics, device_id, message, bad),
+            },
+            TopicKind::Reply | TopicKind::Program => {}
+        }
+    }
+
+    let outcome = loop {
+        match context.store.ingest(&batch).await {
+            Ok(outcome) => break outcome,
+            Err(error) => {
+                tracing::error!(%error, "ingest: cannot write the batch; retrying");
+                if !pause(shutdown, &mut backoff).await {
+                    return false;
+                }
+            }
+        }
+    };
+    context.metrics.ingest_batches.inc();
+    context.metrics.telemetry_stored.inc_by(outcome.stored);
+    context
+        .metrics
+        .telemetry_duplicates
+        .inc_by(outcome.duplicates);
+
+    for sample in batch.samples {
+        context.live.publish(LiveEvent::Telemetry {
+            device_id: sample.device_id,
+            point: sample.point,
+        });
+    }
+    for status in batch.statuses {
+        if let Ok(Some((mut current, _))) = context.store.device_status(&status.device_id).await {
+            current.refresh_online(Utc::now());
+            context.live.publish(LiveEvent::Status {
+                device_id: status.device_id,
+                status: current,
+            });
+        }
+    }
+    true
+}
+
+/// Waits before a retry (doubling up to 5 s); `false` when shutting down instead.
+async fn pause(shutdown: &CancellationToken, backoff: &mut Duration) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(*backoff) => {
+            *backoff = (*backoff * 2).min(Duration::from_secs(5));
+            true
+        }
+    }
+}

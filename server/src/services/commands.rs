@@ -1,0 +1,241 @@
+//! Remote control: GPIO, clock, network info, reset and UART, as request/response over MQTT. Every
+//! command is recorded (who, what, when, result, latency), audited, and shown on the live stream.
+
+use app::model::telemetry::{CommandRecord, LiveEvent};
+use chrono::{DateTime, Utc};
+use proto::v1::{self, command::Body, reply::Result as ReplyResult};
+use serde_json::{Value, json};
+
+use super::{Origin, ServiceError, Services};
+use crate::{auth::Actor, bridge::commands::RequestError, observability::OutcomeLabel};
+
+/// Highest GPIO pin number accepted.
+const MAX_PIN: u32 = 1023;
+/// Most bytes one UART write carries.
+const MAX_UART_BYTES: usize = 1024;
+
+/// A GPIO pin mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinMode {
+    Input,
+    Output,
+    InputPullup,
+}
+
+/// What can be asked of a device.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceCommand {
+    GpioGet {
+        pin: u32,
+    },
+    GpioSet {
+        pin: u32,
+        value: bool,
+        mode: Option<PinMode>,
+    },
+    RtcGet,
+    RtcSet {
+        time: DateTime<Utc>,
+    },
+    NetworkGet,
+    Reset,
+    UartWrite {
+        data: Vec<u8>,
+    },
+}
+
+impl DeviceCommand {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::GpioGet { .. } => "gpio_get",
+            Self::GpioSet { .. } => "gpio_set",
+            Self::RtcGet => "rtc_get",
+            Self::RtcSet { .. } => "rtc_set",
+            Self::NetworkGet => "network_get",
+            Self::Reset => "reset",
+            Self::UartWrite { .. } => "uart_write",
+        }
+    }
+
+    fn describe(&self) -> Value {
+        match self {
+            Self::GpioGet { pin } => json!({ "pin": pin }),
+            Self::GpioSet { pin, value, mode } => {
+                json!({ "pin": pin, "value": value, "mode": mode })
+            }
+            Self::RtcSet { time } => json!({ "time": time }),
+            Self::UartWrite { data } => uart_json(data),
+            Self::RtcGet | Self::NetworkGet | Self::Reset => json!({}),
+        }
+    }
+
+    fn body(&self) -> Body {
+        let mode = |mode: &Option<PinMode>| {
+            match mode {
+                None => v1::GpioMode::Unspecified,
+                Some(PinMode::Input) => v1::GpioMode::Input,
+                Some(PinMode::Output) => v1::GpioMode::Output,
+                Some(PinMode::InputPullup) => v1::GpioMode::InputPullup,
+            }
+            .into()
+        };
+        match self {
+            Self::GpioGet { pin } => Body::GpioGet(v1::GpioGet { pin: *pin }),
+            Self::GpioSet {
+                pin,
+                value,
+                mode: pin_mode,
+            } => Body::GpioSet(v1::GpioSet {
+                pin: *pin,
+                value: *value,
+                mode: mode(pin_mode),
+            }),
+            Self::RtcGet => Body::RtcGet(v1::RtcGet {}),
+            Self::RtcSet { time } => Body::RtcSet(v1::RtcSet {
+                time_ms: time.timestamp_millis(),
+            }),
+            Self::NetworkGet => Body::NetworkGet(v1::NetworkGet {}),
+            Self::Reset => Body::Reset(v1::Reset {}),
+            Self::UartWrite { data } => Body::UartWrite(v1::UartWrite { data: data.clone() }),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ServiceError> {
+        match self {
+            Self::GpioGet { pin } | Self::GpioSet { pin, .. } if *pin > MAX_PIN => Err(
+                ServiceError::field("pin", format!("must be 0 to {MAX_PIN}")),
+            ),
+            Self::UartWrite { data } if data.is_empty() || data.len() > MAX_UART_BYTES => Err(
+                ServiceError::field("data", format!("send 1 to {MAX_UART_BYTES} bytes")),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// UART bytes as text (when UTF-8) and hex.
+fn uart_json(data: &[u8]) -> Value {
+    json!({ "text": std::str::from_utf8(data).ok(), "hex": hex::encode(data) })
+}
+
+fn gpio_mode_name(mode: i32) -> &'static str {
+    match v1::GpioMode::try_from(mode).unwrap_or(v1::GpioMode::Unspecified) {
+        v1::GpioMode::Input => "input",
+        v1::GpioMode::Output => "output",
+        v1::GpioMode::InputPullup => "input_pullup",
+        v1::GpioMode::Unspecified => "unspecified",
+    }
+}
+
+/// The JSON answer for a device's reply, or the device's refusal.
+fn reply_json(reply: v1::Reply) -> Result<Value, String> {
+    match reply.result {
+        Some(ReplyResult::Gpio(state)) => Ok(
+            json!({ "pin": state.pin, "value": state.value, "mode": gpio_mode_name(state.mode) }),
+        ),
+        Some(ReplyResult::Rtc(rtc)) => Ok(json!({
+            "time": DateTime::from_timestamp_millis(rtc.time_ms),
+            "time_ms": rtc.time_ms,
+        })),
+        Some(ReplyResult::Network(network)) => Ok(json!({
+            "mac": network.mac, "ip": network.ip, "subnet": network.subnet, "gateway": network.gateway,
+        })),
+        Some(ReplyResult::Ack(_)) => Ok(json!({})),
+        Some(ReplyResult::Uart(echo)) => Ok(uart_json(&echo.data)),
+        Some(ReplyResult::Program(state)) => Ok(json!({
+            "program_id": state.program_id,
+            "state": state.state().as_str_name(),
+            "step_index": state.step_index,
+        })),
+        Some(ReplyResult::Error(error)) => {
+            Err(format!("{}: {}", error.code().as_str_name(), error.message))
+        }
+        None => Err("an empty reply".to_string()),
+    }
+}
+
+impl Services {
+    /// Sends a command to one of the caller's devices and answers with the device's reply.
+    pub async fn send_command(
+        &self,
+        actor: &Actor,
+        device_id: &str,
+        command: DeviceCommand,
+        origin: &Origin,
+    ) -> Result<Value, ServiceError> {
+        self.owned_device(actor, device_id).await?;
+        command.validate()?;
+        let support = self.device_support()?;
+        let mut record = CommandRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            device_id: device_id.to_string(),
+            actor: actor.audit_name(),
+            kind: command.kind().to_string(),
+            request: command.describe(),
+            outcome: "pending".to_string(),
+            result: None,
+            latency_ms: None,
+            created_at: Utc::now(),
+        };
+        let status = self.device_status(actor, device_id).await?;
+        let started = std::time::Instant::now();
+        let outcome = if status.online {
+            self.store.command_insert(&record).await?;
+            support
+                .commands
+                .request(
+                    device_id,
+                    &record.id,
+                    command.body(),
+                    support.command_timeout,
+                )
+                .await
+                .map_err(|error| match error {
+                    RequestError::Timeout => ServiceError::DeviceTimeout,
+                    RequestError::BrokerUnavailable => ServiceError::Unavailable(error.to_string()),
+                })
+                .and_then(|reply| reply_json(reply).map_err(ServiceError::DeviceRefused))
+        } else {
+            Err(ServiceError::DeviceOffline)
+        };
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (name, result) = match &outcome {
+            Ok(value) => ("ok", Some(value.clone())),
+            Err(ServiceError::DeviceOffline) => ("offline", None),
+            Err(ServiceError::DeviceTimeout) => ("timeout", None),
+            Err(error) => ("error", Some(json!({ "error": error.to_string() }))),
+        };
+        record.outcome = name.to_string();
+        record.result = result;
+        record.latency_ms = Some(latency_ms);
+        if name == "offline" {
+            self.store.command_insert(&record).await?;
+        } else {
+            self.store
+                .command_finish(&record.id, name, record.result.as_ref(), latency_ms)
+                .await?;
+        }
+        support.live.publish(LiveEvent::Command {
+            device_id: device_id.to_string(),
+            command: record.clone(),
+        });
+        support
+            .metrics
+            .commands
+            .get_or_create(&OutcomeLabel {
+                outcome: name.to_string(),
+            })
+            .inc();
+        let detail = json!({ "command": record.id, "kind": record.kind, "outcome": name, "latency_ms": latency_ms });
+        self.audit(
+            actor,
+            "device.command",
+            format!("device:{device_id}"),
+            detail,
+            origin,
+        )
+        .await;
+        outcome
+    }
+}

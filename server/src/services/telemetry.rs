@@ -1,0 +1,112 @@
+//! What devices report: last known status, downsampled history, live events, command history.
+
+use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent, Series};
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::broadcast;
+
+use super::{ServiceError, Services};
+use crate::auth::Actor;
+
+/// Most buckets one history answer holds.
+const MAX_BUCKETS: i64 = 10_000;
+/// Buckets aimed for when the caller names no bucket size.
+const AUTO_BUCKETS: i64 = 500;
+
+/// A history request: `[from, to)` (default: the last hour), buckets of `bucket_s` seconds (default: about
+/// 500 buckets).
+#[derive(Debug, Clone, Default)]
+pub struct SeriesQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub bucket_s: Option<u64>,
+}
+
+impl Services {
+    /// A device's last known status, with `online` as of now (never heard from: offline).
+    pub async fn device_status(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<DeviceStatus, ServiceError> {
+        self.device(actor, id).await?;
+        let mut status = self
+            .store
+            .device_status(id)
+            .await?
+            .map(|(status, _)| status)
+            .unwrap_or_else(|| DeviceStatus {
+                device_id: id.to_string(),
+                ..DeviceStatus::default()
+            });
+        status.refresh_online(Utc::now());
+        Ok(status)
+    }
+
+    /// A device's telemetry history, downsampled (average, minimum and maximum per bucket).
+    pub async fn telemetry_series(
+        &self,
+        actor: &Actor,
+        id: &str,
+        query: SeriesQuery,
+    ) -> Result<Series, ServiceError> {
+        self.device(actor, id).await?;
+        let to = query.to.unwrap_or_else(Utc::now);
+        let from = query.from.unwrap_or(to - Duration::hours(1));
+        if from >= to {
+            return Err(ServiceError::field("from", "must be before to"));
+        }
+        if to - from > Duration::days(366) {
+            return Err(ServiceError::field(
+                "from",
+                "ask for at most 366 days at a time",
+            ));
+        }
+        let span_ms = (to - from).num_milliseconds();
+        let bucket_ms = match query.bucket_s {
+            Some(0) => return Err(ServiceError::field("bucket", "must be at least 1 second")),
+            Some(seconds) => i64::try_from(seconds)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            None => ((span_ms / AUTO_BUCKETS).max(1000) + 999) / 1000 * 1000,
+        };
+        if span_ms / bucket_ms > MAX_BUCKETS {
+            return Err(ServiceError::field(
+                "bucket",
+                format!("too small for this range: at most {MAX_BUCKETS} buckets"),
+            ));
+        }
+        let buckets = self
+            .store
+            .telemetry_buckets(id, from, to, bucket_ms)
+            .await?;
+        Ok(Series {
+            from,
+            to,
+            bucket_s: u64::try_from(bucket_ms / 1000).unwrap_or_default(),
+            buckets,
+        })
+    }
+
+    /// Live events of a device from now on, and its current status to start with.
+    pub async fn live_events(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(DeviceStatus, broadcast::Receiver<LiveEvent>), ServiceError> {
+        let receiver = self.device_support()?.live.subscribe();
+        let status = self.device_status(actor, id).await?;
+        Ok((status, receiver))
+    }
+
+    /// The commands sent to a device, newest first.
+    pub async fn command_history(
+        &self,
+        actor: &Actor,
+        id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<CommandRecord>, Option<String>), ServiceError> {
+        self.device(actor, id).await?;
+        Ok(self.store.commands_of_device(id, before, limit).await?)
+    }
+}
