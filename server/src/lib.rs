@@ -10,5 +10,6 @@ pub mod live;
 pub mod observability;
 pub mod pki;
 pub mod services;
+pub mod simulator;
 pub mod startup;
 pub mod store;

@@ -53,11 +53,41 @@ enum Command {
         #[command(subcommand)]
         broker: BrokerKind,
     },
+    /// Run simulated brewing devices: from downloaded bundles, or registered on the spot with --count.
+    Simulate(SimulateArgs),
     /// Manage user accounts.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// A device bundle (zip) downloaded from BrewLink; repeat for several devices.
+    #[arg(long, value_name = "ZIP")]
+    bundle: Vec<PathBuf>,
+    /// Register this many new devices through the API and simulate them (needs --email and --password).
+    #[arg(long, value_name = "N")]
+    count: Option<u32>,
+    /// The BrewLink server, for --count.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    server: String,
+    /// The account that owns the devices, for --count.
+    #[arg(long)]
+    email: Option<String>,
+    /// Its password, for --count (or BREWLINK_SIMULATOR_PASSWORD).
+    #[arg(long, env = "BREWLINK_SIMULATOR_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Seconds between telemetry samples.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+    /// Simulated seconds per real second (heating and program steps run this much faster).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Connect to this host instead of the one in the bundle's settings.
+    #[arg(long)]
+    host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +149,7 @@ fn main() -> ExitCode {
         Command::BrokerConfig {
             broker: BrokerKind::Mosquitto { out },
         } => runtime.block_on(mosquitto_config(config, out)),
+        Command::Simulate(args) => runtime.block_on(simulate(config, args)),
         Command::User {
             command: UserCommand::Create { email, name, staff },
         } => runtime.block_on(create_user(config, email, name, staff)),
@@ -266,6 +297,55 @@ async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Resul
             );
         }
     }
+    Ok(())
+}
+
+async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
+    use brewlink::simulator::{self, Bundle, Tuning};
+    observability::init_logging(&config.log);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    anyhow::ensure!(
+        args.interval.is_finite() && args.interval >= 0.05,
+        "--interval must be at least 0.05 seconds"
+    );
+    anyhow::ensure!(
+        args.speed.is_finite() && args.speed > 0.0,
+        "--speed must be above 0"
+    );
+    let mut bundles = Vec::new();
+    for path in &args.bundle {
+        let bytes =
+            std::fs::read(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+        bundles.push(
+            Bundle::from_zip(&bytes)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?,
+        );
+    }
+    if let Some(count) = args.count {
+        let (Some(email), Some(password)) = (&args.email, &args.password) else {
+            anyhow::bail!("--count needs --email and --password (or BREWLINK_SIMULATOR_PASSWORD)");
+        };
+        bundles.extend(simulator::register_devices(&args.server, email, password, count).await?);
+    }
+    anyhow::ensure!(
+        !bundles.is_empty(),
+        "nothing to simulate: give --bundle FILE or --count N"
+    );
+    for bundle in &bundles {
+        println!("simulating device {}", bundle.settings.client_id);
+    }
+    let tuning = Tuning {
+        interval: std::time::Duration::from_secs_f64(args.interval),
+        speed: args.speed,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = stop_signal()?;
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        stop.await;
+        stopper.cancel();
+    });
+    simulator::run(bundles, tuning, args.host, shutdown).await;
     Ok(())
 }
 

@@ -123,6 +123,14 @@ impl TestApp {
     /// Spawns the application with a prepared configuration.
     pub async fn spawn_with(config: Config, data_dir: TempDir, database: TestDatabase) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // BREWLINK_TEST_LOG=debug shows the server's logs while a test runs.
+        if let Ok(level) = std::env::var("BREWLINK_TEST_LOG") {
+            let log = brewlink::config::LogConfig {
+                level,
+                format: brewlink::config::LogFormat::Human,
+            };
+            brewlink::observability::init_logging(&log);
+        }
         let app = Application::build(config)
             .await
             .expect("the application starts");

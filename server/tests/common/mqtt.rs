@@ -41,9 +41,11 @@ pub fn device_options(
     key: &str,
 ) -> MqttOptions {
     let mut options = MqttOptions::new(client_id, "localhost", addr.port());
+    // rumqttc would refuse to send more than 10 KiB; the tests send oversize payloads on purpose.
     options
         .set_keep_alive(Duration::from_secs(5))
-        .set_clean_session(true);
+        .set_clean_session(true)
+        .set_max_packet_size(1 << 20, 1 << 20);
     options.set_transport(Transport::Tls(TlsConfiguration::Simple {
         ca: ca.as_bytes().to_vec(),
         alpn: None,

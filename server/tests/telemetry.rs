@@ -1,0 +1,537 @@
+//! The device protocol end to end: devices (the simulator, or raw MQTT clients over TLS) publish,
+//! the bridge ingests, and the API shows status, history, live events and command round trips.
+
+mod common;
+
+use std::time::Duration;
+
+use brewlink::simulator::{self, Bundle, Tuning};
+use common::{
+    TestApp, TestDatabase,
+    mqtt::{self, DeviceFiles, TestClient},
+    test_config,
+};
+use proto::{Message, v1};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "whirlpool-2026";
+
+async fn owner(app: &TestApp, email: &str) -> String {
+    app.create_user(email, PASSWORD, brewlink::auth::Role::Brewer)
+        .await;
+    app.token(email, PASSWORD).await
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .script()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .script()
+        .request(method, app.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls until `check` holds for the device's status, at most 15 s.
+async fn wait_status(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, status) = get(app, token, &format!("/api/v1/devices/{id}/status")).await;
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status never matched: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn bundle(app: &TestApp, token: &str, id: &str) -> Bundle {
+    let bytes = app
+        .script()
+        .get(app.url(&format!("/api/v1/devices/{id}/bundle")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    Bundle::from_zip(&bytes).unwrap()
+}
+
+/// Reads the SSE stream until an event of this name arrives; returns its data.
+async fn next_sse_event(response: &mut reqwest::Response, name: &str) -> Value {
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let event = block
+                .lines()
+                .find_map(|line| line.strip_prefix("event: "))
+                .unwrap_or_default();
+            let data: String = block
+                .lines()
+                .filter_map(|line| line.strip_prefix("data: "))
+                .collect();
+            if event == name {
+                return serde_json::from_str(&data).unwrap();
+            }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let chunk = tokio::time::timeout(left, response.chunk())
+            .await
+            .expect("an SSE event in time")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(
+            &chunk.expect("the stream stays open"),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_simulator_reports_and_every_command_kind_round_trips() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "sim@example.com").await;
+    let (_, files) = app.register_device(&token, "Simulated").await;
+    let id = files.id.clone();
+    let shutdown = CancellationToken::new();
+    let tuning = Tuning {
+        interval: Duration::from_millis(200),
+        speed: 20.0,
+    };
+    let simulation = tokio::spawn(simulator::run(
+        vec![bundle(&app, &token, &id).await],
+        tuning,
+        None,
+        shutdown.clone(),
+    ));
+
+    let status = wait_status(&app, &token, &id, |status| {
+        status["online"] == true && !status["latest"].is_null()
+    })
+    .await;
+    assert_eq!(status["firmware"], "brewlink-simulator 1.0");
+    assert_eq!(status["capabilities"]["gpio_pins"], 16);
+    assert!(status["latest"]["mash_temp_c"].is_number(), "{status}");
+
+    // Live events over SSE, authorized like every route.
+    let mut live = app
+        .script()
+        .get(app.url(&format!("/api/v1/devices/{id}/live")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert_eq!(live.headers()["content-type"], "text/event-stream");
+    let first = next_sse_event(&mut live, "status").await;
+    assert_eq!(first["status"]["online"], true);
+    let telemetry = next_sse_event(&mut live, "telemetry").await;
+    assert_eq!(telemetry["device_id"], id.as_str());
+
+    let base = format!("/api/v1/devices/{id}");
+    let (code, pin) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        &format!("{base}/gpio/3"),
+        Some(json!({ "value": true, "mode": "output" })),
+    )
+    .await;
+    assert_eq!(
+        (code, &pin),
+        (200, &json!({ "pin": 3, "value": true, "mode": "output" }))
+    );
+    let (_, pin) = get(&app, &token, &format!("{base}/gpio/3")).await;
+    assert_eq!(pin["value"], true, "the device remembers");
+    let (code, refused) = get(&app, &token, &format!("{base}/gpio/99")).await;
+    assert_eq!(
+        (code, refused["code"].as_str()),
+        (422, Some("device_refused"))
+    );
+
+    let (code, clock) = send(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        &format!("{base}/rtc"),
+        Some(json!({ "time": "2030-01-01T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        clock["time"].as_str().unwrap().starts_with("2030-01-01"),
+        "{clock}"
+    );
+    let (_, clock) = get(&app, &token, &format!("{base}/rtc")).await;
+    assert!(
+        clock["time"].as_str().unwrap().starts_with("2030-01-01"),
+        "{clock}"
+    );
+
+    let (_, network) = get(&app, &token, &format!("{base}/network")).await;
+    assert!(
+        network["mac"].as_str().unwrap().starts_with("02:00:"),
+        "{network}"
+    );
+    assert_eq!(network["ip"], "127.0.0.1");
+
+    let (_, echo) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("{base}/uart"),
+        Some(json!({ "data": "hello" })),
+    )
+    .await;
+    assert_eq!(echo["text"], "hello");
+    let (_, echo) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("{base}/uart"),
+        Some(json!({ "data": "68 69", "encoding": "hex" })),
+    )
+    .await;
+    assert_eq!(
+        (echo["text"].as_str(), echo["hex"].as_str()),
+        (Some("hi"), Some("6869"))
+    );
+    let (code, _) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("{base}/uart"),
+        Some(json!({ "data": "zz", "encoding": "hex" })),
+    )
+    .await;
+    assert_eq!(code, 422);
+
+    let command = next_sse_event(&mut live, "command").await;
+    assert_eq!(command["command"]["kind"], "gpio_set");
+
+    let (code, ack) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("{base}/reset"),
+        None,
+    )
+    .await;
+    assert_eq!((code, ack), (200, json!({})));
+    // After the reboot it comes back by itself, with a fresh uptime.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (code, _) = get(&app, &token, &format!("{base}/network")).await;
+    assert!(
+        code == 200 || code == 409 || code == 504,
+        "during a reboot: {code}"
+    );
+    let (_, pin) = loop {
+        let answer = get(&app, &token, &format!("{base}/gpio/3")).await;
+        if answer.0 == 200 {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(pin["pin"], 3);
+
+    let (_, history) = get(&app, &token, &format!("{base}/commands?limit=100")).await;
+    let kinds: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "gpio_set",
+        "gpio_get",
+        "rtc_set",
+        "rtc_get",
+        "network_get",
+        "uart_write",
+        "reset",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let latest = &history["items"][0];
+    assert_eq!(latest["outcome"], "ok");
+    assert!(
+        latest["latency_ms"].is_number() && latest["actor"].as_str().unwrap().starts_with("user:")
+    );
+
+    let (_, series) = get(&app, &token, &format!("{base}/telemetry?bucket=1")).await;
+    let buckets = series["buckets"].as_array().unwrap();
+    assert!(!buckets.is_empty(), "{series}");
+    assert!(
+        buckets[0]["readings"]["mash_temp_c"]["avg"].is_number(),
+        "{series}"
+    );
+
+    // The simulator says goodbye when stopped: offline, and commands are refused at once.
+    shutdown.cancel();
+    simulation.await.unwrap();
+    wait_status(&app, &token, &id, |status| status["online"] == false).await;
+    let (code, offline) = get(&app, &token, &format!("{base}/network")).await;
+    assert_eq!(
+        (code, offline["code"].as_str()),
+        (409, Some("device_offline"))
+    );
+    let (_, history) = get(&app, &token, &format!("{base}/commands")).await;
+    assert_eq!(history["items"][0]["outcome"], "offline");
+    app.stop().await;
+}
+
+/// A raw device over TLS that announces itself online.
+async fn raw_device(app: &TestApp, files: &DeviceFiles) -> TestClient {
+    let device = TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), files))
+        .await
+        .unwrap();
+    let status = v1::Status {
+        online: true,
+        report_interval_s: 60,
+        firmware: "raw".into(),
+        ..Default::default()
+    };
+    device
+        .publish(
+            &format!("devices/{}/status", files.id),
+            &status.encode_to_vec(),
+            true,
+        )
+        .await;
+    device
+}
+
+fn sample(seq: u64, time_ms: i64, mash: f32) -> Vec<u8> {
+    v1::Telemetry {
+        seq,
+        time_ms,
+        readings: Some(v1::Readings {
+            mash_temp_c: Some(mash),
+            ..Default::default()
+        }),
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn a_silent_device_times_out_with_504() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.command_timeout_ms = 300;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let token = owner(&app, "silent@example.com").await;
+    let (_, files) = app.register_device(&token, "Silent").await;
+    let _device = raw_device(&app, &files).await;
+    wait_status(&app, &token, &files.id, |status| status["online"] == true).await;
+    let started = std::time::Instant::now();
+    let (code, problem) = get(
+        &app,
+        &token,
+        &format!("/api/v1/devices/{}/network", files.id),
+    )
+    .await;
+    assert_eq!(
+        (code, problem["code"].as_str()),
+        (504, Some("device_timeout"))
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let (_, history) = get(
+        &app,
+        &token,
+        &format!("/api/v1/devices/{}/commands", files.id),
+    )
+    .await;
+    assert_eq!(history["items"][0]["outcome"], "timeout");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_stored_once_and_bad_payloads_never_stop_the_pipeline() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "dup@example.com").await;
+    let (_, files) = app.register_device(&token, "Raw").await;
+    let device = raw_device(&app, &files).await;
+    let topic = format!("devices/{}/telemetry", files.id);
+    let now = chrono::Utc::now().timestamp_millis();
+    device.publish(&topic, &sample(1, now, 20.0), false).await;
+    device.publish(&topic, &sample(1, now, 20.0), false).await;
+    device
+        .publish(&topic, b"\xff\xfe not protobuf", false)
+        .await;
+    device.publish(&topic, &sample(2, now, 900.0), false).await;
+    device.publish(&topic, &vec![0u8; 20_000], false).await;
+    device
+        .publish(&topic, &sample(3, now + 1, 21.0), false)
+        .await;
+    wait_status(&app, &token, &files.id, |status| {
+        status["latest"]["seq"] == 3
+    })
+    .await;
+
+    let from = chrono::DateTime::from_timestamp_millis(now - 1000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path = format!(
+        "/api/v1/devices/{}/telemetry?from={}&bucket=3600",
+        files.id,
+        from.replace('+', "%2B")
+    );
+    let (_, series) = get(&app, &token, &path).await;
+    assert_eq!(
+        series["buckets"][0]["samples"], 2,
+        "seq 1 once, seq 3; the bad ones not at all: {series}"
+    );
+
+    let errors = app
+        .store()
+        .await
+        .device_errors(&files.id, 10)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = errors.iter().map(|error| error.kind.as_str()).collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    for kind in ["undecodable", "out_of_range", "oversize"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.reason.contains("mash_temp_c"))
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"brewlink_payloads_rejected_total{kind="undecodable"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("brewlink_telemetry_duplicates_total 1"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn history_downsamples_into_buckets_and_exports_csv() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "hist@example.com").await;
+    let (_, files) = app.register_device(&token, "History").await;
+    let device = raw_device(&app, &files).await;
+    let topic = format!("devices/{}/telemetry", files.id);
+    // 60 samples, one a second, over a minute that started on a whole minute.
+    let base = (chrono::Utc::now().timestamp_millis() / 60_000 - 2) * 60_000;
+    for i in 0..60i64 {
+        device
+            .publish(
+                &topic,
+                &sample(i as u64 + 1, base + i * 1000, 60.0 + i as f32),
+                false,
+            )
+            .await;
+    }
+    wait_status(&app, &token, &files.id, |status| {
+        status["latest"]["seq"] == 60
+    })
+    .await;
+
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let path = format!(
+        "/api/v1/devices/{}/telemetry?from={}&to={}&bucket=10",
+        files.id,
+        time(base),
+        time(base + 60_000)
+    );
+    let (code, series) = get(&app, &token, &path).await;
+    assert_eq!(code, 200);
+    let buckets = series["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 6, "{series}");
+    for (n, bucket) in buckets.iter().enumerate() {
+        assert_eq!(bucket["samples"], 10);
+        let stats = &bucket["readings"]["mash_temp_c"];
+        let first = 60.0 + 10.0 * n as f64;
+        assert_eq!(
+            (stats["min"].as_f64(), stats["max"].as_f64()),
+            (Some(first), Some(first + 9.0))
+        );
+        assert!((stats["avg"].as_f64().unwrap() - (first + 4.5)).abs() < 1e-9);
+    }
+
+    let csv = app
+        .script()
+        .get(app.url(&path))
+        .bearer_auth(&token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0]
+            .starts_with("bucket_start,samples,mash_temp_c_avg,mash_temp_c_min,mash_temp_c_max")
+    );
+    assert_eq!(lines.len(), 7);
+    assert!(lines[1].contains(",10,64.5,60,69,"), "{}", lines[1]);
+
+    let (code, _) = get(
+        &app,
+        &token,
+        &format!("/api/v1/devices/{}/telemetry?from=yesterday", files.id),
+    )
+    .await;
+    assert_eq!(code, 422);
+    let (code, _) = get(
+        &app,
+        &token,
+        &format!("{}&bucket=0", path.split("&bucket").next().unwrap()),
+    )
+    .await;
+    assert_eq!(code, 422);
+    app.stop().await;
+}
