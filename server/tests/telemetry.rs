@@ -535,3 +535,90 @@ async fn history_downsamples_into_buckets_and_exports_csv() {
     assert_eq!(code, 422);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_server_restart_mid_stream_loses_nothing() {
+    // The external broker (Mosquitto at 127.0.0.1:1883) keeps the bridge's persistent session while
+    // the server is down; devices publish to it directly here.
+    let broker = std::env::var("BREWLINK_TEST_MOSQUITTO_URL")
+        .unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_string());
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.external_url = broker.clone();
+    config.mqtt.bridge_client_id = format!("brewlink-restart-{}", uuid_like());
+    let app = TestApp::spawn_with(config.clone(), data_dir, database).await;
+    app.wait_ready().await;
+    let token = owner(&app, "restart@example.com").await;
+    let (_, files) = app.register_device(&token, "Steady").await;
+    let topic = format!("devices/{}/telemetry", files.id);
+
+    let endpoint = brewlink::bridge::BrokerEndpoint::from_url(&broker).unwrap();
+    let mut options = rumqttc::MqttOptions::new(
+        format!("device-{}", uuid_like()),
+        endpoint.host,
+        endpoint.port,
+    );
+    options
+        .set_clean_session(false)
+        .set_keep_alive(Duration::from_secs(5));
+    let device = TestClient::connect(options)
+        .await
+        .expect("the device reaches Mosquitto");
+    let now = chrono::Utc::now().timestamp_millis();
+    // The first sample proves the bridge is subscribed before the stream starts.
+    device.publish(&topic, &sample(1, now, 20.0), false).await;
+    wait_status(&app, &token, &files.id, |status| {
+        status["latest"]["seq"] == 1
+    })
+    .await;
+
+    for seq in 2..=100u64 {
+        device
+            .publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
+            .await;
+    }
+    let (_, data_dir) = app.stop().await;
+    for seq in 101..=300u64 {
+        device
+            .publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
+            .await;
+    }
+
+    // The same SQLite file in the same data folder.
+    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    wait_status(&app, &token_again(&app).await, &files.id, |status| {
+        status["latest"]["seq"] == 300
+    })
+    .await;
+    let token = token_again(&app).await;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let (from, to) = (time(now - 1000), time(now + 60_000));
+    let path = format!(
+        "/api/v1/devices/{}/telemetry?from={from}&to={to}&bucket=3600",
+        files.id
+    );
+    let (_, series) = get(&app, &token, &path).await;
+    let stored: u64 = series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|bucket| bucket["samples"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stored, 300, "every sample once: {series}");
+    app.stop().await;
+}
+
+async fn token_again(app: &TestApp) -> String {
+    app.token("restart@example.com", PASSWORD).await
+}
+
+fn uuid_like() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
