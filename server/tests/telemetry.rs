@@ -622,3 +622,77 @@ async fn token_again(app: &TestApp) -> String {
 fn uuid_like() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_simulate_command_registers_and_runs_devices() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "count@example.com").await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_brewlink"))
+        .args([
+            "simulate",
+            "--count",
+            "2",
+            "--interval",
+            "0.2",
+            "--email",
+            "count@example.com",
+        ])
+        .args(["--server", &app.url("")])
+        .env("BREWLINK_SIMULATOR_PASSWORD", PASSWORD)
+        .env("BREWLINK_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ids = loop {
+        let (_, devices) = get(&app, &token, "/api/v1/devices").await;
+        let ids: Vec<String> = devices["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
+        if ids.len() == 2 {
+            break ids;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "devices were not registered: {devices}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for id in &ids {
+        wait_status(&app, &token, id, |status| {
+            status["online"] == true && !status["latest"].is_null()
+        })
+        .await;
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    for id in &ids {
+        wait_status(&app, &token, id, |status| status["online"] == false).await;
+    }
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_brewlink"))
+        .args(["simulate", "--count", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--count needs --email and --password")
+    );
+    app.stop().await;
+}
