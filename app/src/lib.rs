@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The BrewLink web app, compiled twice: with `ssr` into the server and with `hydrate` into the browser.
 //!
 //! `model` holds the types shared by the server, the browser and the JSON API; `pages` has one module

@@ -5,8 +5,10 @@ use leptos::prelude::*;
 
 use crate::model::{
     account::{ApiToken, User},
+    control::{ControlAnswer, ControlRequest},
     device::{Device, DeviceDetail},
     flash::Flash,
+    telemetry::{CommandRecord, DeviceStatus, Series},
 };
 
 /// The server side of the server functions (compiled into the server only).
@@ -19,8 +21,10 @@ pub mod backend {
 
     use crate::model::{
         account::{ApiToken, User},
+        control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
+        telemetry::{CommandRecord, DeviceStatus, Series},
     };
 
     /// What the server provides to server functions; each method gets the request (its session and
@@ -41,6 +45,30 @@ pub mod backend {
             request: &Parts,
             id: String,
         ) -> Result<Option<DeviceDetail>, String>;
+        /// The last known status of each of the caller's devices, in the order of `my_devices`.
+        async fn device_statuses(&self, request: &Parts) -> Result<Vec<DeviceStatus>, String>;
+        /// A device's downsampled history between two times (RFC 3339), in buckets of `bucket_s`.
+        async fn telemetry(
+            &self,
+            request: &Parts,
+            id: String,
+            from: String,
+            to: String,
+            bucket_s: Option<u64>,
+        ) -> Result<Series, String>;
+        /// Sends a command to one of the caller's devices; failures are answers too.
+        async fn control(
+            &self,
+            request: &Parts,
+            id: String,
+            command: ControlRequest,
+        ) -> Result<ControlAnswer, String>;
+        /// The commands sent to a device, newest first.
+        async fn command_history(
+            &self,
+            request: &Parts,
+            id: String,
+        ) -> Result<Vec<CommandRecord>, String>;
     }
 
     /// The backend, as kept in the Leptos context.
@@ -93,6 +121,54 @@ pub async fn load_device(id: String) -> Result<Option<DeviceDetail>, ServerFnErr
     let (backend, parts) = backend::context()?;
     backend
         .device_detail(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The last known status of each of the caller's devices.
+#[server]
+pub async fn device_statuses() -> Result<Vec<DeviceStatus>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .device_statuses(&parts)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A device's downsampled history between two RFC 3339 times.
+#[server]
+pub async fn load_telemetry(
+    id: String,
+    from: String,
+    to: String,
+    bucket_s: Option<u64>,
+) -> Result<Series, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .telemetry(&parts, id, from, to, bucket_s)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Sends a command to a device and answers how it went.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn control_device(
+    id: String,
+    command: ControlRequest,
+) -> Result<ControlAnswer, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .control(&parts, id, command)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The commands sent to a device, newest first.
+#[server]
+pub async fn load_commands(id: String) -> Result<Vec<CommandRecord>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .command_history(&parts, id)
         .await
         .map_err(ServerFnError::new)
 }

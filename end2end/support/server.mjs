@@ -44,3 +44,21 @@ export async function startServer() {
   };
   return { url, stop };
 }
+
+/** Runs `brewlink simulate` with a bundle; resolves to { stop }. */
+export function startSimulator(bundle) {
+  const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
+  const child = spawn(binary, ['simulate', '--bundle', bundle, '--interval', '0.5', '--speed', '10'], {
+    cwd: root,
+    env: { ...process.env, BREWLINK_LOG_LEVEL: 'warn', BREWLINK_LOG_FORMAT: 'human' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

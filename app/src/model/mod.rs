@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod brewing;
+pub mod control;
 pub mod device;
 pub mod flash;
 pub mod page;

@@ -5,12 +5,18 @@ use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_params_map};
 
 use crate::{
-    components::form::{Card, Field, FormMessage, SubmitButton},
+    components::{
+        controls::{ClockControl, GpioControl, NetworkControl, ResetControl, UartConsole},
+        form::{Card, Field, FormMessage, SubmitButton},
+        live::{LiveFeed, ago, use_clock, use_live_feed},
+        telemetry_charts::TelemetryCharts,
+    },
     model::{
         device::{DeviceDetail, Topics},
         flash::Flash,
+        telemetry::CommandRecord,
     },
-    server_fns::{current_user, load_device, take_flash},
+    server_fns::{current_user, load_commands, load_device, take_flash},
 };
 
 /// A device's page; another user's device, or none, is "not found".
@@ -38,16 +44,49 @@ pub fn DevicePage() -> impl IntoView {
 }
 
 #[component]
-fn Device(detail: DeviceDetail, flash: Option<Flash>) -> impl IntoView {
+fn Device(detail: DeviceDetail, flash: Option<Flash>) -> AnyView {
     let device = detail.device.clone();
+    let id = device.id.clone();
+    let feed = use_live_feed(id.clone());
+    let now = use_clock();
+    let history = Resource::new(|| (), {
+        let id = id.clone();
+        move |_| load_commands(id.clone())
+    });
+    let pins = Memo::new(move |_| {
+        feed.status.with(|status| {
+            status
+                .as_ref()
+                .map_or(0, |status| status.capabilities.gpio_pins.min(64))
+        })
+    });
     view! {
         <Title text=device.name.clone() />
         <div class="space-y-6">
             <div>
                 <a href="/devices" class="text-sm text-amber-700 underline dark:text-amber-400">"← All devices"</a>
-                <h1 class="mt-2 text-3xl font-bold tracking-tight">{device.name.clone()}</h1>
-                <p class="text-stone-600 dark:text-stone-400">{device.model.clone()}</p>
+                <div class="mt-2 flex flex-wrap items-center gap-3">
+                    <h1 class="text-3xl font-bold tracking-tight">{device.name.clone()}</h1>
+                    {move || view! { <OnlineBadge online=feed.status.with(|status| status.as_ref().is_some_and(|status| status.online)) /> }}
+                </div>
+                <p class="text-stone-600 dark:text-stone-400">
+                    {device.model.clone()}
+                    {move || feed.status.get().map(|status| {
+                        let seen = status.last_seen.map(|seen| format!(" · last seen {}", ago(seen, now.get()))).unwrap_or_else(|| " · never connected".to_string());
+                        let firmware = if status.firmware.is_empty() { String::new() } else { format!(" · firmware {}", status.firmware) };
+                        format!("{seen}{firmware}")
+                    })}
+                </p>
                 <FormMessage notice=Flash::notice(&flash, "device") />
+            </div>
+            <TelemetryCharts device_id=id.clone() feed now />
+            <div class="grid gap-6 lg:grid-cols-2">
+                {move || (pins.get() > 0).then(|| view! { <GpioControl device_id=id.clone() pins=pins.get() /> })}
+                <UartConsole device_id=detail.device.id.clone() />
+                <ClockControl device_id=detail.device.id.clone() now />
+                <NetworkControl device_id=detail.device.id.clone() />
+                <ResetControl device_id=detail.device.id.clone() />
+                <CommandHistory feed history />
             </div>
             <ConnectCard detail=detail.clone() />
             <div class="grid gap-6 lg:grid-cols-2">
@@ -55,6 +94,71 @@ fn Device(detail: DeviceDetail, flash: Option<Flash>) -> impl IntoView {
                 <RenameCard detail flash />
             </div>
         </div>
+    }
+    .into_any()
+}
+
+/// "Online" or "Offline".
+#[component]
+pub fn OnlineBadge(online: bool) -> impl IntoView {
+    let (text, class) = if online {
+        (
+            "Online",
+            "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100",
+        )
+    } else {
+        (
+            "Offline",
+            "bg-stone-200 text-stone-700 dark:bg-stone-700 dark:text-stone-200",
+        )
+    };
+    view! { <span class=format!("rounded-full px-2.5 py-0.5 text-xs font-semibold {class}")>{text}</span> }
+}
+
+/// The commands sent to the device, newest first: from the history, then live.
+#[component]
+fn CommandHistory(
+    feed: LiveFeed,
+    history: Resource<Result<Vec<CommandRecord>, ServerFnError>>,
+) -> impl IntoView {
+    let commands = move || {
+        let mut all = feed.commands.get();
+        let earlier = history.get().and_then(Result::ok).unwrap_or_default();
+        all.extend(earlier.into_iter().filter(|old| {
+            !feed
+                .commands
+                .with(|live| live.iter().any(|new| new.id == old.id))
+        }));
+        all.truncate(20);
+        all
+    };
+    view! {
+        <Card id="commands" title="Command history">
+            <Suspense>
+                {move || {
+                    let commands = commands();
+                    if commands.is_empty() {
+                        return view! { <p class="text-sm text-stone-500">"No commands yet."</p> }.into_any();
+                    }
+                    view! {
+                        <ul class="divide-y divide-stone-200 text-sm dark:divide-stone-800">
+                            {commands.into_iter().map(|command| {
+                                let latency = command.latency_ms.map(|ms| format!(" · {ms} ms")).unwrap_or_default();
+                                view! {
+                                    <li class="flex flex-wrap justify-between gap-2 py-1.5">
+                                        <span class="font-mono">{command.kind.clone()}</span>
+                                        <span class=match command.outcome.as_str() { "ok" => "text-emerald-700 dark:text-emerald-400", _ => "text-amber-700 dark:text-amber-400" }>
+                                            {format!("{}{latency}", command.outcome)}
+                                        </span>
+                                        <span class="w-full text-xs text-stone-500">{command.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </Suspense>
+        </Card>
     }
 }
 

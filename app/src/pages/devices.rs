@@ -5,9 +5,13 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::{
-    components::form::{Card, Field, FormMessage, SubmitButton},
-    model::{device::Device, flash::Flash},
-    server_fns::{current_user, my_devices, take_flash},
+    components::{
+        form::{Card, Field, FormMessage, SubmitButton},
+        live::{ago, use_clock},
+    },
+    model::{device::Device, flash::Flash, telemetry::DeviceStatus},
+    pages::device::OnlineBadge,
+    server_fns::{current_user, device_statuses, my_devices, take_flash},
 };
 
 /// Lists the caller's devices; visitors who are not signed in go to the login page.
@@ -47,22 +51,59 @@ fn DeviceList(devices: Vec<Device>) -> impl IntoView {
         }
         .into_any();
     }
+    let now = use_clock();
+    let statuses = Resource::new(|| (), |_| device_statuses());
+    // Statuses are refreshed every few seconds; "last seen" ticks every second.
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || statuses.refetch(),
+            std::time::Duration::from_secs(5),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let status_of = move |id: &str| -> Option<DeviceStatus> {
+        statuses
+            .get()
+            .and_then(Result::ok)
+            .and_then(|all| all.into_iter().find(|status| status.device_id == id))
+    };
     view! {
         <ul class="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
             {devices
                 .into_iter()
                 .map(|device| {
-                    let expires = device
-                        .certificate
-                        .as_ref()
-                        .map(|certificate| format!("Certificate valid until {}", certificate.expires_at.format("%Y-%m-%d")))
-                        .unwrap_or_else(|| "No valid certificate".to_string());
+                    let id = StoredValue::new(device.id.clone());
+                    let status = move || id.with_value(|id| status_of(id));
                     view! {
                         <li>
-                            <a href=format!("/devices/{}", device.id) class="block rounded-xl border border-stone-200 bg-white p-4 shadow-sm hover:border-amber-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 dark:border-stone-800 dark:bg-stone-900">
-                                <span class="block font-semibold">{device.name}</span>
-                                <span class="block text-sm text-stone-600 dark:text-stone-400">{device.model}</span>
-                                <span class="mt-2 block text-xs text-stone-500">{expires}</span>
+                            <a href=format!("/devices/{}", device.id) class="block h-full rounded-xl border border-stone-200 bg-white p-4 shadow-sm hover:border-amber-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 dark:border-stone-800 dark:bg-stone-900">
+                                <span class="flex items-start justify-between gap-2">
+                                    <span>
+                                        <span class="block font-semibold">{device.name}</span>
+                                        <span class="block text-sm text-stone-600 dark:text-stone-400">{device.model}</span>
+                                    </span>
+                                    <Transition>
+                                        {move || view! { <OnlineBadge online=status().is_some_and(|status| status.online) /> }}
+                                    </Transition>
+                                </span>
+                                <Transition>
+                                    {move || status().map(|status| {
+                                        let seen = status.last_seen.map(|seen| format!("Last seen {}", ago(seen, now.get()))).unwrap_or_else(|| "Never connected".to_string());
+                                        let latest = status.latest.map(|point| {
+                                            let mut parts = Vec::new();
+                                            if let Some(t) = point.mash_temp_c { parts.push(format!("{t:.1} °C")); }
+                                            if let Some(t) = point.setpoint_c { parts.push(format!("→ {t:.1} °C")); }
+                                            if let Some(h) = point.heater_pct { parts.push(format!("heater {h:.0} %")); }
+                                            if let Some(g) = point.gravity_sg { parts.push(format!("SG {g:.3}")); }
+                                            parts.join(" · ")
+                                        });
+                                        view! {
+                                            <span class="mt-3 block text-sm font-medium">{latest}</span>
+                                            <span class="mt-1 block text-xs text-stone-500">{seen}</span>
+                                        }
+                                    })}
+                                </Transition>
                             </a>
                         </li>
                     }

@@ -3,8 +3,10 @@
 use app::{
     model::{
         account::{ApiToken, User},
+        control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
+        telemetry::{CommandRecord, DeviceStatus, Series},
     },
     server_fns::backend::Backend,
 };
@@ -14,7 +16,11 @@ use tower_sessions::Session;
 use super::sessions;
 use crate::{
     auth::Actor,
-    services::{ServiceError, Services},
+    services::{
+        Origin, ServiceError, Services,
+        commands::{DeviceCommand, PinMode},
+        telemetry::SeriesQuery,
+    },
 };
 
 /// Answers server functions with the services, as the request's actor.
@@ -75,6 +81,104 @@ impl Backend for AppBackend {
         }
     }
 
+    async fn device_statuses(&self, request: &Parts) -> Result<Vec<DeviceStatus>, String> {
+        let actor = actor(request);
+        let devices = self
+            .services
+            .list_devices(&actor, None, 500)
+            .await
+            .map_err(message)?;
+        let mut statuses = Vec::with_capacity(devices.items.len());
+        for device in devices.items {
+            statuses.push(
+                self.services
+                    .device_status(&actor, &device.id)
+                    .await
+                    .map_err(message)?,
+            );
+        }
+        Ok(statuses)
+    }
+
+    async fn telemetry(
+        &self,
+        request: &Parts,
+        id: String,
+        from: String,
+        to: String,
+        bucket_s: Option<u64>,
+    ) -> Result<Series, String> {
+        let time = |text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|time| time.with_timezone(&chrono::Utc))
+                .map_err(|_| format!("not an RFC 3339 time: {text}"))
+        };
+        let query = SeriesQuery {
+            from: Some(time(&from)?),
+            to: Some(time(&to)?),
+            bucket_s,
+        };
+        self.services
+            .telemetry_series(&actor(request), &id, query)
+            .await
+            .map_err(message)
+    }
+
+    async fn control(
+        &self,
+        request: &Parts,
+        id: String,
+        command: ControlRequest,
+    ) -> Result<ControlAnswer, String> {
+        let started = std::time::Instant::now();
+        let answer = |outcome: &str, result, message| ControlAnswer {
+            outcome: outcome.to_string(),
+            result,
+            message,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let command = match device_command(command) {
+            Ok(command) => command,
+            Err(reason) => return Ok(answer("invalid", None, Some(reason))),
+        };
+        let origin = Origin { ip: None };
+        Ok(
+            match self
+                .services
+                .send_command(&actor(request), &id, command, &origin)
+                .await
+            {
+                Ok(result) => answer("ok", Some(result), None),
+                Err(ServiceError::DeviceOffline) => {
+                    answer("offline", None, Some("The device is offline.".to_string()))
+                }
+                Err(ServiceError::DeviceTimeout) => answer(
+                    "timeout",
+                    None,
+                    Some("The device did not answer in time.".to_string()),
+                ),
+                Err(ServiceError::DeviceRefused(reason)) => answer("refused", None, Some(reason)),
+                Err(error @ ServiceError::Validation(_)) => {
+                    answer("invalid", None, Some(message(error)))
+                }
+                Err(error) => answer("error", None, Some(message(error))),
+            },
+        )
+    }
+
+    async fn command_history(
+        &self,
+        request: &Parts,
+        id: String,
+    ) -> Result<Vec<CommandRecord>, String> {
+        let (items, _) = self
+            .services
+            .command_history(&actor(request), &id, None, 50)
+            .await
+            .map_err(message)?;
+        Ok(items)
+    }
+
     async fn take_flash(&self, request: &Parts) -> Result<Option<Flash>, String> {
         let Some(session) = request.extensions.get::<Session>() else {
             return Ok(None);
@@ -83,4 +187,32 @@ impl Backend for AppBackend {
             .await
             .map_err(|problem| problem.detail)
     }
+}
+
+/// The service command for a page's request.
+fn device_command(request: ControlRequest) -> Result<DeviceCommand, String> {
+    Ok(match request {
+        ControlRequest::GpioGet { pin } => DeviceCommand::GpioGet { pin },
+        ControlRequest::GpioSet { pin, value, mode } => {
+            let mode = match mode.as_deref() {
+                None | Some("") => None,
+                Some("input") => Some(PinMode::Input),
+                Some("output") => Some(PinMode::Output),
+                Some("input_pullup") => Some(PinMode::InputPullup),
+                Some(other) => return Err(format!("unknown pin mode {other}")),
+            };
+            DeviceCommand::GpioSet { pin, value, mode }
+        }
+        ControlRequest::RtcGet => DeviceCommand::RtcGet,
+        ControlRequest::RtcSet { time } => DeviceCommand::RtcSet { time },
+        ControlRequest::NetworkGet => DeviceCommand::NetworkGet,
+        ControlRequest::Reset => DeviceCommand::Reset,
+        ControlRequest::UartWrite { data, hex: false } => DeviceCommand::UartWrite {
+            data: data.into_bytes(),
+        },
+        ControlRequest::UartWrite { data, hex: true } => DeviceCommand::UartWrite {
+            data: hex::decode(data.replace([' ', ':'], ""))
+                .map_err(|_| "not hexadecimal (e.g. 48 65 6c)".to_string())?,
+        },
+    })
 }
