@@ -7,16 +7,18 @@ import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
-/** Starts the server; resolves to { url, stop } once it says where it serves. */
-export async function startServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'brewlink-e2e-'));
+/**
+ * Starts the server; resolves to { url, dataDir, stop } once it says where it serves. `dataDir` and
+ * `httpAddr` restart a stopped server in place (`stop({ keepData: true })` keeps its folder).
+ */
+export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewlink-e2e-')), httpAddr = '127.0.0.1:0' } = {}) {
   const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
   const child = spawn(binary, ['serve'], {
     cwd: root,
     env: {
       ...process.env,
       BREWLINK_DATA_DIR: dataDir,
-      BREWLINK_HTTP_ADDR: '127.0.0.1:0',
+      BREWLINK_HTTP_ADDR: httpAddr,
       BREWLINK_HTTP_SITE_ROOT: join(root, 'target', 'site'),
       BREWLINK_MQTT_PORT: '0',
       BREWLINK_MQTT_TLS_PORT: '0',
@@ -36,13 +38,15 @@ export async function startServer() {
       }
     });
   });
-  const stop = async () => {
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(dataDir, { recursive: true, force: true });
+  const stop = async ({ keepData = false } = {}) => {
+    if (child.exitCode === null) {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
   };
-  return { url, stop };
+  return { url, dataDir, stop };
 }
 
 /** Runs `brewlink simulate` with a bundle; resolves to { stop }. */

@@ -85,7 +85,17 @@ async function journey(name, viewport) {
   await page.getByRole('button', { name: 'Rotate certificate' }).click();
   await page.getByText('New certificate issued.').waitFor();
   await page.getByText('Offline', { exact: true }).first().waitFor({ timeout: 20_000 });
-  assert.deepEqual(errors, []);
+
+  // A cut connection is announced, and the live stream resumes by itself: restart the server in place.
+  if (name === 'laptop') {
+    const { port } = new URL(server.url);
+    await server.stop({ keepData: true });
+    await page.getByText('Connection lost — reconnecting').waitFor({ timeout: 20_000 });
+    server = await startServer({ dataDir: server.dataDir, httpAddr: `127.0.0.1:${port}` });
+    await page.getByText('● Live').waitFor({ timeout: 30_000 });
+  }
+  // The browser reports the failed reconnection attempts while the server was down; nothing else.
+  assert.deepEqual(errors.filter((error) => !/net::ERR_CONNECTION_REFUSED|net::ERR_INCOMPLETE_CHUNKED_ENCODING|EventSource|text\/event-stream/.test(error)), []);
 }
 
 test('the brewer journey on a laptop', async () => {
