@@ -8,7 +8,7 @@ use crate::model::{
     control::{ControlAnswer, ControlRequest},
     device::{Device, DeviceDetail},
     flash::Flash,
-    telemetry::{CommandRecord, DeviceStatus, Series},
+    telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
 };
 
 /// The server side of the server functions (compiled into the server only).
@@ -24,7 +24,7 @@ pub mod backend {
         control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
-        telemetry::{CommandRecord, DeviceStatus, Series},
+        telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     };
 
     /// What the server provides to server functions; each method gets the request (its session and
@@ -69,6 +69,12 @@ pub mod backend {
             request: &Parts,
             id: String,
         ) -> Result<Vec<CommandRecord>, String>;
+        /// The payloads of a device that were refused, newest first.
+        async fn device_errors(
+            &self,
+            request: &Parts,
+            id: String,
+        ) -> Result<Vec<DeviceError>, String>;
     }
 
     /// The backend, as kept in the Leptos context.
@@ -169,6 +175,16 @@ pub async fn load_commands(id: String) -> Result<Vec<CommandRecord>, ServerFnErr
     let (backend, parts) = backend::context()?;
     backend
         .command_history(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The payloads of a device that were refused, newest first.
+#[server]
+pub async fn load_device_errors(id: String) -> Result<Vec<DeviceError>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .device_errors(&parts, id)
         .await
         .map_err(ServerFnError::new)
 }

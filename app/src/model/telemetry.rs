@@ -173,3 +173,15 @@ impl LiveEvent {
         }
     }
 }
+
+/// A payload a device sent that was refused, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceError {
+    /// `undecodable`, `out_of_range`, `oversize`, `unknown_device`.
+    pub kind: String,
+    pub reason: String,
+    pub topic: String,
+    /// Payload size, bytes.
+    pub size: usize,
+    pub at: DateTime<Utc>,
+}

@@ -16,7 +16,7 @@ use crate::{
         flash::Flash,
         telemetry::CommandRecord,
     },
-    server_fns::{current_user, load_commands, load_device, take_flash},
+    server_fns::{current_user, load_commands, load_device, load_device_errors, take_flash},
 };
 
 /// A device's page; another user's device, or none, is "not found".
@@ -87,6 +87,7 @@ fn Device(detail: DeviceDetail, flash: Option<Flash>) -> AnyView {
                 <NetworkControl device_id=detail.device.id.clone() />
                 <ResetControl device_id=detail.device.id.clone() />
                 <CommandHistory feed history />
+                <EventLog device_id=detail.device.id.clone() feed />
             </div>
             <ConnectCard detail=detail.clone() />
             <div class="grid gap-6 lg:grid-cols-2">
@@ -113,6 +114,81 @@ pub fn OnlineBadge(online: bool) -> impl IntoView {
         )
     };
     view! { <span class=format!("rounded-full px-2.5 py-0.5 text-xs font-semibold {class}")>{text}</span> }
+}
+
+/// What happened on the device: status changes and program progress as they stream in, and the
+/// payloads the server refused (with the reason).
+#[component]
+fn EventLog(device_id: String, feed: LiveFeed) -> impl IntoView {
+    let refused = Resource::new(|| (), move |_| load_device_errors(device_id.clone()));
+    let entries = RwSignal::new(Vec::<(chrono::DateTime<chrono::Utc>, String)>::new());
+    let note = move |text: String| {
+        entries.update(|entries| {
+            entries.insert(0, (chrono::Utc::now(), text));
+            entries.truncate(50);
+        })
+    };
+    Effect::new(move |previous: Option<Option<bool>>| {
+        let online = feed
+            .status
+            .with(|status| status.as_ref().map(|status| status.online));
+        if let (Some(Some(before)), Some(now)) = (previous, online) {
+            if before != now {
+                note(if now {
+                    "Came online".to_string()
+                } else {
+                    "Went offline".to_string()
+                });
+            }
+        }
+        online
+    });
+    Effect::new(move |_| {
+        if let Some(event) = feed.program.get() {
+            let kind = event["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("KIND_")
+                .replace('_', " ")
+                .to_lowercase();
+            let step = event["step_index"].as_u64().unwrap_or_default() + 1;
+            let message = event["message"]
+                .as_str()
+                .filter(|text| !text.is_empty())
+                .map(|text| format!(": {text}"))
+                .unwrap_or_default();
+            note(format!("Program step {step}: {kind}{message}"));
+        }
+    });
+    let time = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    view! {
+        <Card id="events" title="Event log">
+            <ul class="space-y-1 text-sm">
+                {move || entries.get().into_iter().map(|(at, text)| view! {
+                    <li><span class="text-xs text-stone-500">{time(at)}</span>" "{text}</li>
+                }).collect_view()}
+            </ul>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let refused = refused.await.unwrap_or_default();
+                    if refused.is_empty() {
+                        return view! { <p class="text-sm text-stone-500">"No refused messages."</p> }.into_any();
+                    }
+                    view! {
+                        <ul class="space-y-1 text-sm">
+                            {refused.into_iter().map(|error| view! {
+                                <li>
+                                    <span class="text-xs text-stone-500">{time(error.at)}</span>" "
+                                    <span class="font-medium text-amber-700 dark:text-amber-400">{format!("Refused ({})", error.kind.replace('_', " "))}</span>
+                                    {format!(": {} — {} bytes on {}", error.reason, error.size, error.topic)}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                })}
+            </Suspense>
+        </Card>
+    }
 }
 
 /// The commands sent to the device, newest first: from the history, then live.

@@ -6,7 +6,7 @@ use app::{
         control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
-        telemetry::{CommandRecord, DeviceStatus, Series},
+        telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     },
     server_fns::backend::Backend,
 };
@@ -177,6 +177,13 @@ impl Backend for AppBackend {
             .await
             .map_err(message)?;
         Ok(items)
+    }
+
+    async fn device_errors(&self, request: &Parts, id: String) -> Result<Vec<DeviceError>, String> {
+        self.services
+            .device_errors(&actor(request), &id, 20)
+            .await
+            .map_err(message)
     }
 
     async fn take_flash(&self, request: &Parts) -> Result<Option<Flash>, String> {

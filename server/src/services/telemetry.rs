@@ -1,6 +1,6 @@
 //! What devices report: last known status, downsampled history, live events, command history.
 
-use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent, Series};
+use app::model::telemetry::{CommandRecord, DeviceError, DeviceStatus, LiveEvent, Series};
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::broadcast;
 
@@ -96,6 +96,27 @@ impl Services {
         let receiver = self.device_support()?.live.subscribe();
         let status = self.device_status(actor, id).await?;
         Ok((status, receiver))
+    }
+
+    /// The payloads of a device that were refused, newest first.
+    pub async fn device_errors(
+        &self,
+        actor: &Actor,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeviceError>, ServiceError> {
+        self.device(actor, id).await?;
+        let errors = self.store.device_errors(id, limit).await?;
+        Ok(errors
+            .into_iter()
+            .map(|error| DeviceError {
+                kind: error.kind,
+                reason: error.reason,
+                topic: error.topic,
+                size: error.size,
+                at: error.at,
+            })
+            .collect())
     }
 
     /// The commands sent to a device, newest first.
