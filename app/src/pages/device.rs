@@ -132,14 +132,14 @@ fn EventLog(device_id: String, feed: LiveFeed) -> impl IntoView {
         let online = feed
             .status
             .with(|status| status.as_ref().map(|status| status.online));
-        if let (Some(Some(before)), Some(now)) = (previous, online) {
-            if before != now {
-                note(if now {
-                    "Came online".to_string()
-                } else {
-                    "Went offline".to_string()
-                });
-            }
+        if let (Some(Some(before)), Some(now)) = (previous, online)
+            && before != now
+        {
+            note(if now {
+                "Came online".to_string()
+            } else {
+                "Went offline".to_string()
+            });
         }
         online
     });
