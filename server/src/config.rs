@@ -274,7 +274,12 @@ impl Config {
 
     /// The effective configuration as a TOML file, every key explained by a comment.
     pub fn to_commented_toml(&self) -> String {
-        let value = toml::Value::try_from(self).expect("the configuration serializes to TOML");
+        let value = match toml::Value::try_from(self) {
+            Ok(value) => value,
+            Err(error) => {
+                return format!("# the configuration cannot be printed as TOML: {error}\n");
+            }
+        };
         let mut out = String::from(
             "# BrewLink configuration. Every key has a default; set only what you change.\n\
              # Each key can also be set by the environment: BREWLINK_<SECTION>_<KEY>, e.g. BREWLINK_HTTP_ADDR.\n",

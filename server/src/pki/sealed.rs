@@ -87,25 +87,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_keys_open_only_with_their_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let sealer = KeySealer::load_or_create(None, &dir.path().join("secret")).unwrap();
-        let sealed = sealer.seal("-----BEGIN PRIVATE KEY-----").unwrap();
+    fn sealed_keys_open_only_with_their_secret() -> Result<(), PkiError> {
+        let dir = tempfile::tempdir().map_err(|source| PkiError::File {
+            path: "tmp".into(),
+            source,
+        })?;
+        let sealer = KeySealer::load_or_create(None, &dir.path().join("secret"))?;
+        let sealed = sealer.seal("-----BEGIN PRIVATE KEY-----")?;
         assert!(!sealed.contains("PRIVATE"));
-        assert_eq!(sealer.open(&sealed).unwrap(), "-----BEGIN PRIVATE KEY-----");
-        let again = KeySealer::load_or_create(None, &dir.path().join("secret")).unwrap();
+        assert_eq!(sealer.open(&sealed)?, "-----BEGIN PRIVATE KEY-----");
+        let again = KeySealer::load_or_create(None, &dir.path().join("secret"))?;
         assert_eq!(
-            again.open(&sealed).unwrap(),
+            again.open(&sealed)?,
             "-----BEGIN PRIVATE KEY-----",
             "the secret file is reused"
         );
-        let other =
-            KeySealer::load_or_create(Some(&"ab".repeat(32)), &dir.path().join("unused")).unwrap();
+        let other = KeySealer::load_or_create(Some(&"ab".repeat(32)), &dir.path().join("unused"))?;
         assert!(other.open(&sealed).is_err());
         let mut tampered = sealed.clone();
         tampered.pop();
         tampered.push('A');
         assert!(sealer.open(&tampered).is_err());
         assert!(KeySealer::load_or_create(Some("zz"), &dir.path().join("x")).is_err());
+        Ok(())
     }
 }
