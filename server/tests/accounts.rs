@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use brewlink::auth::Role;
 use common::{Db, TestApp, TestDatabase, test_config};
 use reqwest::{StatusCode, header};
@@ -215,21 +217,29 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
         .await;
     let mut answers = Vec::new();
     for email in ["known@example.com", "unknown@example.com"] {
-        let started = std::time::Instant::now();
-        let response = app
-            .script()
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({ "email": email, "password": "not-the-password" }))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        answers.push((status, response.text().await.unwrap(), started.elapsed()));
+        // The fastest of three tries, so a busy machine does not decide the comparison.
+        let mut fastest = Duration::MAX;
+        let mut answer = None;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let response = app
+                .script()
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({ "email": email, "password": "not-the-password" }))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            fastest = fastest.min(started.elapsed());
+            answer = Some((status, body));
+        }
+        answers.push((answer.unwrap(), fastest));
     }
-    assert_eq!(answers[0].0, 401);
-    assert_eq!((answers[0].0, &answers[0].1), (answers[1].0, &answers[1].1));
+    assert_eq!(answers[0].0.0, 401);
+    assert_eq!(answers[0].0, answers[1].0, "the same status and body");
     // Both run one password verification: neither is an order of magnitude faster.
-    let (known, unknown) = (answers[0].2.as_secs_f64(), answers[1].2.as_secs_f64());
+    let (known, unknown) = (answers[0].1.as_secs_f64(), answers[1].1.as_secs_f64());
     assert!(
         unknown > known / 10.0 && known > unknown / 10.0,
         "known {known:.3}s, unknown {unknown:.3}s"
