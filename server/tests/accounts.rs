@@ -872,3 +872,68 @@ async fn cli_creates_the_first_staff_account() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_api_error_is_a_problem_document() {
+    let app = TestApp::spawn().await;
+    app.signup(&app.browser(), "errors@example.com", PASSWORD)
+        .await;
+    let token = app.token("errors@example.com", PASSWORD).await;
+    let script = app.script();
+    let cases = [
+        (
+            script.put(app.url("/api/v1/me")).bearer_auth(&token),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            script
+                .get(app.url("/api/v1/devices/some-id/gpio/not-a-pin"))
+                .bearer_auth(&token),
+            400,
+            "invalid_path",
+        ),
+        (
+            script
+                .get(app.url("/api/v1/devices?limit=lots"))
+                .bearer_auth(&token),
+            400,
+            "invalid_query",
+        ),
+        (
+            script
+                .patch(app.url("/api/v1/me"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body("x".repeat(2 << 20)),
+            413,
+            "payload_too_large",
+        ),
+        (
+            script
+                .post(app.url("/api/v1/devices/x/csr"))
+                .bearer_auth(&token)
+                .body(vec![b'a'; 2 << 20]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            script.get(app.url("/api/v1/no/such/route")),
+            404,
+            "not_found",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{code}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{code}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], code);
+        assert_eq!(problem["status"], status);
+    }
+    app.stop().await;
+}

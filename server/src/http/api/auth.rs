@@ -4,18 +4,19 @@ use app::model::{
     account::{ApiToken, CreatedToken, Role, User},
     page::Page,
 };
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::PageQuery;
 use crate::{
     auth::Actor,
-    http::{AppState, Problem, identity::ClientOrigin, problem::ApiJson, sessions},
+    http::{
+        AppState, Problem,
+        identity::ClientOrigin,
+        problem::{ApiJson, ApiPath, ApiQuery},
+        sessions,
+    },
     services::accounts::NewAccount,
 };
 
@@ -98,7 +99,7 @@ pub async fn create_token(
 pub async fn list_tokens(
     State(state): State<AppState>,
     actor: Actor,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ApiToken>>, Problem> {
     let tokens = state
         .services
@@ -115,7 +116,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     state.services.revoke_token(&actor, &id, &origin).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,10 +1,7 @@
 //! Remote control routes: GPIO, RTC, network info, reset, UART. Each answers with the device's reply,
 //! `409 device_offline` when it is known to be offline, `504 device_timeout` when it does not answer.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -12,7 +9,11 @@ use serde_json::Value;
 
 use crate::{
     auth::Actor,
-    http::{AppState, Problem, identity::ClientOrigin, problem::ApiJson},
+    http::{
+        AppState, Problem,
+        identity::ClientOrigin,
+        problem::{ApiJson, ApiPath},
+    },
     services::{
         ServiceError,
         commands::{DeviceCommand, PinMode},
@@ -39,7 +40,7 @@ pub async fn gpio_get(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path((id, pin)): Path<(String, u32)>,
+    ApiPath((id, pin)): ApiPath<(String, u32)>,
 ) -> Result<Json<Value>, Problem> {
     send(&state, &actor, &origin, &id, DeviceCommand::GpioGet { pin }).await
 }
@@ -55,7 +56,7 @@ pub async fn gpio_set(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path((id, pin)): Path<(String, u32)>,
+    ApiPath((id, pin)): ApiPath<(String, u32)>,
     ApiJson(body): ApiJson<GpioBody>,
 ) -> Result<Json<Value>, Problem> {
     send(
@@ -77,7 +78,7 @@ pub async fn rtc_get(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Problem> {
     send(&state, &actor, &origin, &id, DeviceCommand::RtcGet).await
 }
@@ -93,7 +94,7 @@ pub async fn rtc_set(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RtcBody>,
 ) -> Result<Json<Value>, Problem> {
     send(
@@ -111,7 +112,7 @@ pub async fn network(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Problem> {
     send(&state, &actor, &origin, &id, DeviceCommand::NetworkGet).await
 }
@@ -121,7 +122,7 @@ pub async fn reset(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Problem> {
     send(&state, &actor, &origin, &id, DeviceCommand::Reset).await
 }
@@ -148,7 +149,7 @@ pub async fn uart(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UartBody>,
 ) -> Result<Json<Value>, Problem> {
     let data = match body.encoding {

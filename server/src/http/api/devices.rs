@@ -6,8 +6,7 @@ use app::model::{
 };
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -16,7 +15,11 @@ use serde::Deserialize;
 use super::PageQuery;
 use crate::{
     auth::Actor,
-    http::{AppState, Problem, identity::ClientOrigin, problem::ApiJson},
+    http::{
+        AppState, Problem,
+        identity::ClientOrigin,
+        problem::{ApiBytes, ApiJson, ApiPath, ApiQuery},
+    },
     services::{ServiceError, devices::DeviceChange},
 };
 
@@ -24,7 +27,7 @@ use crate::{
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Device>>, Problem> {
     let devices = state
         .services
@@ -60,7 +63,7 @@ pub async fn register(
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Device>, Problem> {
     Ok(Json(state.services.device(&actor, &id).await?))
 }
@@ -76,7 +79,7 @@ pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Device>, Problem> {
     let change = DeviceChange {
@@ -96,7 +99,7 @@ pub async fn unregister(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     state
         .services
@@ -109,7 +112,7 @@ pub async fn unregister(
 pub async fn bundle(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Problem> {
     let bundle = state.services.device_bundle(&actor, &id).await?;
     Ok((
@@ -131,8 +134,8 @@ pub async fn csr(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<DeviceCredentials>, Problem> {
     let pem = std::str::from_utf8(&body)
         .map_err(|_| Problem::from(ServiceError::field("csr", "Send the CSR as PEM text.")))?;
@@ -149,7 +152,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeviceCredentials>, Problem> {
     Ok(Json(
         state

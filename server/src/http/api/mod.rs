@@ -71,4 +71,9 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/reset", post(control::reset))
         .route("/devices/{id}/uart", post(control::uart))
         .fallback(problem::api_not_found)
+        .method_not_allowed_fallback(problem::api_method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
+
+/// Largest request body the API reads (a certificate signing request or a recipe fits easily).
+const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -5,7 +5,7 @@ use std::{convert::Infallible, fmt::Write as _, time::Duration};
 use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent, Series};
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, header},
     response::{
         IntoResponse, Response,
@@ -20,7 +20,10 @@ use tokio::sync::broadcast::error::RecvError;
 use super::PageQuery;
 use crate::{
     auth::Actor,
-    http::{AppState, Problem},
+    http::{
+        AppState, Problem,
+        problem::{ApiPath, ApiQuery},
+    },
     services::{ServiceError, telemetry::SeriesQuery},
     store::telemetry::READINGS,
 };
@@ -30,7 +33,7 @@ use app::model::page::Page;
 pub async fn status(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeviceStatus>, Problem> {
     Ok(Json(state.services.device_status(&actor, &id).await?))
 }
@@ -64,8 +67,8 @@ fn parse_time(
 pub async fn history(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
-    Query(params): Query<SeriesParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SeriesParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let query = SeriesQuery {
@@ -119,7 +122,7 @@ fn csv(series: &Series) -> String {
 pub async fn live(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let (status, receiver) = state.services.live_events(&actor, &id).await?;
     let first = LiveEvent::Status {
@@ -158,8 +161,8 @@ fn event_of(event: &LiveEvent) -> Event {
 pub async fn commands(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<CommandRecord>>, Problem> {
     let (items, next_cursor) = state
         .services
