@@ -43,11 +43,8 @@ pub async fn run(
     context: IngestContext,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let first = tokio::select! {
-            () = shutdown.cancelled() => return,
-            message = messages.recv() => match message { Some(message) => message, None => return },
-        };
+    // Ends when the bridge stops and drops its sender, after writing what it had already received.
+    while let Some(first) = messages.recv().await {
         let started = Instant::now();
         let mut batch = vec![first];
         let deadline = started + BATCH_WAIT;
