@@ -937,3 +937,29 @@ async fn every_api_error_is_a_problem_document() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let app = TestApp::spawn().await;
+    app.signup(&app.browser(), "parallel@example.com", PASSWORD)
+        .await;
+    let guesses = (0..30).map(|n| {
+        let request = app.script().post(app.url("/api/v1/auth/login")).json(
+            &json!({ "email": "parallel@example.com", "password": format!("guess-number-{n}") }),
+        );
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    assert!(
+        checked <= 10,
+        "at most 10 guesses were checked: {statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == 401 || *status == 429),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}

@@ -155,7 +155,14 @@ impl Services {
         let keys: Vec<&str> = std::iter::once(account_key.as_str())
             .chain(address_key.as_deref())
             .collect();
-        self.check_throttle(&keys).await?;
+        // The attempt counts before the password is checked, so parallel guesses cannot outrun the
+        // throttle; it is forgotten if it succeeds or is refused by the throttle itself.
+        let now = Utc::now();
+        let attempt = self.store.login_failure_record(&keys, now).await?;
+        if let Err(refused) = self.check_throttle(&keys).await {
+            self.store.login_failures_delete(&attempt).await?;
+            return Err(refused);
+        }
 
         let record = self.store.user_by_email(email).await?;
         let candidate = plain.to_string();
@@ -170,8 +177,6 @@ impl Services {
             }
         };
         let Some(record) = record.filter(|_| matches) else {
-            let now = Utc::now();
-            self.store.login_failure_record(&keys, now).await?;
             for key in &keys {
                 self.store
                     .login_failures_prune(key, now - FAILURE_WINDOW)
@@ -188,6 +193,7 @@ impl Services {
             .await;
             return Err(ServiceError::InvalidCredentials);
         };
+        self.store.login_failures_delete(&attempt).await?;
         if record.user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
@@ -203,7 +209,8 @@ impl Services {
                 .store
                 .login_failures_since(key, now - FAILURE_WINDOW)
                 .await?;
-            if failures >= FAILURE_LIMIT {
+            // This attempt is counted already.
+            if failures > FAILURE_LIMIT {
                 let free_at = oldest.unwrap_or(now) + FAILURE_WINDOW;
                 let retry_after = (free_at - now)
                     .to_std()

@@ -6,21 +6,36 @@ use sqlx::Row;
 use super::{Store, StoreError, from_millis, to_millis};
 
 impl Store {
-    /// Records one failure under each key.
+    /// Records one attempt under each key; returns the rows' ids (to forget them if it succeeds).
     pub async fn login_failure_record(
         &self,
         keys: &[&str],
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         let mut transaction = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
-            sqlx::query("INSERT INTO login_failures (throttle_key, at_ms) VALUES ($1, $2)")
-                .bind(key)
-                .bind(to_millis(at))
-                .execute(&mut *transaction)
-                .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO login_failures (throttle_key, at_ms) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(to_millis(at))
+            .fetch_one(&mut *transaction)
+            .await?;
+            ids.push(id);
         }
         transaction.commit().await?;
+        Ok(ids)
+    }
+
+    /// Forgets these attempts.
+    pub async fn login_failures_delete(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for id in ids {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
         Ok(())
     }
 
