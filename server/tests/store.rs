@@ -136,3 +136,44 @@ async fn unsupported_database_urls_are_refused_clearly() {
         "{error}"
     );
 }
+
+async fn an_ended_session_is_never_written_back(db: Db) {
+    let (store, database, _dir) = fresh_store(db).await;
+    let far = i64::MAX / 2;
+    assert!(store.session_create("s1", None, "{}", far).await.unwrap());
+    assert!(
+        !store.session_create("s1", None, "{}", far).await.unwrap(),
+        "ids are unique"
+    );
+    assert!(
+        store
+            .session_save("s1", None, "{\"a\":1}", far)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.session_load("s1", 0).await.unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+    store.session_delete("s1").await.unwrap();
+    // A request that loaded the session before it ended saves it afterwards: nothing comes back.
+    assert!(
+        !store
+            .session_save("s1", None, "{\"a\":2}", far)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.session_load("s1", 0).await.unwrap(), None);
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_an_ended_session_is_never_written_back() {
+    an_ended_session_is_never_written_back(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_an_ended_session_is_never_written_back() {
+    an_ended_session_is_never_written_back(Db::Postgres).await;
+}

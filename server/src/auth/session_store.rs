@@ -65,6 +65,8 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let (data, user_id, expires_at_ms) = encode(record)?;
+        // A session ended meanwhile (logout, password change, disabled account) stays ended: a request
+        // still holding it writes nothing back.
         self.store
             .session_save(
                 &record.id.to_string(),
@@ -73,6 +75,7 @@ impl SessionStore for DbSessionStore {
                 expires_at_ms,
             )
             .await
+            .map(|_still_there| ())
             .map_err(backend)
     }
 

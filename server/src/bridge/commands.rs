@@ -27,7 +27,20 @@ pub enum RequestError {
 pub struct CommandBus {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
-    pending: Arc<Mutex<HashMap<String, oneshot::Sender<v1::Reply>>>>,
+    /// Request id -> the device asked and the caller waiting.
+    pending: Arc<Mutex<HashMap<String, (String, oneshot::Sender<v1::Reply>)>>>,
+}
+
+/// Removes a request from the pending map however its caller ends (answer, timeout, or dropped).
+struct PendingGuard<'a> {
+    bus: &'a CommandBus,
+    request_id: &'a str,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.bus.lock().remove(self.request_id);
+    }
 }
 
 impl CommandBus {
@@ -39,7 +52,8 @@ impl CommandBus {
         }
     }
 
-    /// Sends a command and waits for the device's reply, at most `timeout`.
+    /// Sends a command and waits for the device's reply, at most `timeout` in all. Commands go at most
+    /// once (QoS 0): one that timed out is never carried out later from a queue.
     pub async fn request(
         &self,
         device_id: &str,
@@ -51,43 +65,53 @@ impl CommandBus {
             return Err(RequestError::BrokerUnavailable);
         }
         let (sender, receiver) = oneshot::channel();
-        self.lock().insert(request_id.to_string(), sender);
+        self.lock()
+            .insert(request_id.to_string(), (device_id.to_string(), sender));
+        let _guard = PendingGuard {
+            bus: self,
+            request_id,
+        };
         let command = v1::Command {
             request_id: request_id.to_string(),
             reply_topic: format!("devices/{device_id}/reply/{request_id}"),
             body: Some(body),
         };
-        let sent = self
-            .client
-            .publish(
-                format!("devices/{device_id}/cmd"),
-                QoS::AtLeastOnce,
-                false,
-                command.encode_to_vec(),
-            )
-            .await;
-        let result = match sent {
-            Ok(()) => match tokio::time::timeout(timeout, receiver).await {
-                Ok(Ok(reply)) => Ok(reply),
-                _ => Err(RequestError::Timeout),
-            },
-            Err(_) => Err(RequestError::BrokerUnavailable),
+        let exchange = async {
+            self.client
+                .publish(
+                    format!("devices/{device_id}/cmd"),
+                    QoS::AtMostOnce,
+                    false,
+                    command.encode_to_vec(),
+                )
+                .await
+                .map_err(|_| RequestError::BrokerUnavailable)?;
+            receiver.await.map_err(|_| RequestError::Timeout)
         };
-        self.lock().remove(request_id);
-        result
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(RequestError::Timeout))
     }
 
-    /// Hands a reply to its waiting caller; a reply nobody waits for (late, or for another instance)
-    /// is dropped. Returns whether it was undecodable.
-    pub(super) fn complete(&self, payload: &[u8]) -> Result<(), String> {
+    /// Hands a reply to its waiting caller, if it came from the device that was asked; a reply nobody
+    /// waits for (late, for another instance, or from another device) is dropped.
+    pub(super) fn complete(&self, device_id: &str, payload: &[u8]) -> Result<(), String> {
         let reply = v1::Reply::decode(payload).map_err(|error| error.to_string())?;
-        if let Some(waiting) = self.lock().remove(&reply.request_id) {
-            let _ = waiting.send(reply);
+        let mut pending = self.lock();
+        if pending
+            .get(&reply.request_id)
+            .is_some_and(|(asked, _)| asked == device_id)
+        {
+            if let Some((_, waiting)) = pending.remove(&reply.request_id) {
+                let _ = waiting.send(reply);
+            }
         }
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<v1::Reply>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, oneshot::Sender<v1::Reply>)>> {
         // A poisoned map only means a holder panicked mid-insert; the map itself is still usable.
         self.pending
             .lock()

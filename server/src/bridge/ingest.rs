@@ -58,7 +58,9 @@ pub async fn run(
             return;
         }
         for message in &batch {
-            if let Err(error) = client.ack(message).await {
+            // Not awaited: if the client's queue were full, waiting here could stall the bridge,
+            // which waits for this pipeline. An ack that cannot be queued means a redelivery later.
+            if let Err(error) = client.try_ack(message) {
                 tracing::warn!(%error, "could not acknowledge a message");
             }
         }

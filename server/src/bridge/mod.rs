@@ -36,6 +36,8 @@ const SUBSCRIPTIONS: [&str; 4] = [
 ];
 /// Messages waiting for the ingest pipeline before the bridge stops reading from the broker.
 const INGEST_QUEUE: usize = 10_000;
+/// Requests to the MQTT client waiting for its event loop.
+const REQUEST_QUEUE: usize = 10_000;
 
 /// Where and how the bridge connects.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +139,9 @@ impl Bridge {
         if endpoint.tls {
             options.set_transport(Transport::tls_with_default_config());
         }
-        let (client, event_loop) = AsyncClient::new(options, 1024);
+        // Requests (acks, subscriptions, commands) wait here for the event loop. Acks are bounded by the
+        // broker's in-flight window, so this never fills in practice; if it did, nothing waits on it.
+        let (client, event_loop) = AsyncClient::new(options, REQUEST_QUEUE);
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
         let commands = CommandBus::new(client.clone(), state.clone());
         let (to_ingest, from_bridge) = mpsc::channel(INGEST_QUEUE);
@@ -214,9 +218,10 @@ struct Router {
 
 impl Router {
     /// Subscribes to the device topics (again after every connect: a new session has none).
-    async fn subscribe(&self) {
+    fn subscribe(&self) {
         for topic in SUBSCRIPTIONS {
-            if let Err(error) = self.client.subscribe(topic, QoS::AtLeastOnce).await {
+            // Never await the client here: only this task drains its queue.
+            if let Err(error) = self.client.try_subscribe(topic, QoS::AtLeastOnce) {
                 tracing::warn!(%error, topic, "bridge could not subscribe");
             }
         }
@@ -232,7 +237,7 @@ impl Router {
                 return;
             }
             Some((device_id, TopicKind::Reply)) => {
-                if let Err(reason) = self.commands.complete(&message.payload) {
+                if let Err(reason) = self.commands.complete(&device_id, &message.payload) {
                     tracing::info!(device_id, reason, "undecodable command reply");
                 }
             }
@@ -256,7 +261,7 @@ impl Router {
             }
             None => tracing::debug!(topic = %message.topic, "message on an unexpected topic"),
         }
-        if let Err(error) = self.client.ack(&message).await {
+        if let Err(error) = self.client.try_ack(&message) {
             tracing::warn!(%error, "could not acknowledge a message");
         }
     }
@@ -286,7 +291,7 @@ async fn run(
                 metrics.bridge_connected.set(1);
                 metrics.bridge_connects.inc();
                 state.send_replace(BridgeState::Connected { since: Utc::now() });
-                router.subscribe().await;
+                router.subscribe();
             }
             Ok(Event::Incoming(Packet::Publish(message))) => router.route(message).await,
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,

@@ -24,18 +24,17 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Inserts or replaces a session.
+    /// Updates an existing session; `false` when it no longer exists (ended by logout, a password
+    /// change or a disabled account — a request still holding it must not bring it back).
     pub async fn session_save(
         &self,
         id: &str,
         user_id: Option<&str>,
         data: &str,
         expires_at_ms: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-             expires_at_ms = excluded.expires_at_ms",
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at_ms = $4 WHERE id = $1",
         )
         .bind(id)
         .bind(user_id)
@@ -43,7 +42,7 @@ impl Store {
         .bind(expires_at_ms)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(result.rows_affected() == 1)
     }
 
     /// A session's data, unless it has expired.
