@@ -27,9 +27,11 @@ pub enum RequestError {
 pub struct CommandBus {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
-    /// Request id -> the device asked and the caller waiting.
-    pending: Arc<Mutex<HashMap<String, (String, oneshot::Sender<v1::Reply>)>>>,
+    pending: Arc<Mutex<PendingMap>>,
 }
+
+/// Request id -> the device asked and the caller waiting.
+type PendingMap = HashMap<String, (String, oneshot::Sender<v1::Reply>)>;
 
 /// Removes a request from the pending map however its caller ends (answer, timeout, or dropped).
 struct PendingGuard<'a> {
@@ -101,10 +103,9 @@ impl CommandBus {
         if pending
             .get(&reply.request_id)
             .is_some_and(|(asked, _)| asked == device_id)
+            && let Some((_, waiting)) = pending.remove(&reply.request_id)
         {
-            if let Some((_, waiting)) = pending.remove(&reply.request_id) {
-                let _ = waiting.send(reply);
-            }
+            let _ = waiting.send(reply);
         }
         Ok(())
     }
