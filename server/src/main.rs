@@ -305,12 +305,12 @@ async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
     observability::init_logging(&config.log);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     anyhow::ensure!(
-        args.interval.is_finite() && args.interval >= 0.05,
-        "--interval must be at least 0.05 seconds"
+        (0.05..=3600.0).contains(&args.interval),
+        "--interval must be 0.05 to 3600 seconds"
     );
     anyhow::ensure!(
-        args.speed.is_finite() && args.speed > 0.0,
-        "--speed must be above 0"
+        args.speed > 0.0 && args.speed <= 1000.0,
+        "--speed must be above 0 and at most 1000"
     );
     let mut bundles = Vec::new();
     for path in &args.bundle {

@@ -206,6 +206,26 @@ pub fn status(payload: &[u8]) -> Result<Status, BadPayload> {
     })
 }
 
+/// Decodes and checks a program progress event.
+pub fn program_event(payload: &[u8]) -> Result<v1::ProgramEvent, BadPayload> {
+    if payload.len() > MAX_TELEMETRY_BYTES {
+        return Err(BadPayload::new(
+            "oversize",
+            format!("{} bytes; at most {MAX_TELEMETRY_BYTES}", payload.len()),
+        ));
+    }
+    let event = v1::ProgramEvent::decode(payload)
+        .map_err(|error| BadPayload::new("undecodable", error.to_string()))?;
+    short("program_id", event.program_id.clone())?;
+    if event.message.chars().count() > 256 || event.message.chars().any(char::is_control) {
+        return Err(BadPayload::new(
+            "out_of_range",
+            "message is longer than 256 characters or has control characters",
+        ));
+    }
+    Ok(event)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

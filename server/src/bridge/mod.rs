@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use app::model::telemetry::LiveEvent;
 use chrono::{DateTime, Utc};
-use proto::{Message, v1};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, Transport};
 use tokio::{
     sync::{mpsc, watch},
@@ -242,7 +241,7 @@ impl Router {
                 }
             }
             Some((device_id, TopicKind::Program)) => {
-                match v1::ProgramEvent::decode(message.payload.as_ref()) {
+                match decode::program_event(&message.payload) {
                     Ok(event) => {
                         let event = serde_json::json!({
                             "program_id": event.program_id,
@@ -256,7 +255,9 @@ impl Router {
                             .live
                             .publish(LiveEvent::Program { device_id, event });
                     }
-                    Err(error) => tracing::info!(device_id, %error, "undecodable program event"),
+                    Err(bad) => {
+                        tracing::info!(device_id, kind = bad.kind, reason = %bad.reason, "program event refused")
+                    }
                 }
             }
             None => tracing::debug!(topic = %message.topic, "message on an unexpected topic"),

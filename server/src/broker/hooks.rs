@@ -114,13 +114,22 @@ fn own_prefix(device_id: &str) -> String {
     format!("devices/{device_id}/")
 }
 
-/// A device may publish under its own prefix; never retained on its command topic.
+/// A device may publish its telemetry, status, program progress and command replies under its own
+/// prefix — nothing else, so it cannot fill the broker with topics of its own — and may retain only
+/// its status.
 pub fn device_may_publish(device_id: &str, topic: &str, retain: bool) -> bool {
     let prefix = own_prefix(device_id);
     let Some(rest) = topic.strip_prefix(&prefix) else {
         return false;
     };
-    !rest.contains(['+', '#']) && !(retain && (rest == "cmd" || rest.starts_with("cmd/")))
+    let known = match rest {
+        "telemetry" | "program" => !retain,
+        "status" => true,
+        _ => rest.strip_prefix("reply/").is_some_and(|request| {
+            !retain && !request.is_empty() && !request.contains(['/', '+', '#'])
+        }),
+    };
+    known
 }
 
 /// A device may subscribe to filters under its own prefix (wildcards only after it); no shared groups.
@@ -273,9 +282,23 @@ mod tests {
         assert!(device_may_publish(id, "devices/d1/telemetry", false));
         assert!(device_may_publish(id, "devices/d1/status", true));
         assert!(device_may_publish(id, "devices/d1/reply/42", false));
+        assert!(device_may_publish(id, "devices/d1/program", false));
+        assert!(
+            !device_may_publish(id, "devices/d1/telemetry", true),
+            "only the status is retained"
+        );
+        assert!(
+            !device_may_publish(id, "devices/d1/anything-else", false),
+            "no topics of its own"
+        );
+        assert!(!device_may_publish(id, "devices/d1/reply/a/b", false));
         assert!(!device_may_publish(id, "devices/d2/telemetry", false));
         assert!(!device_may_publish(id, "devices/d1", false));
         assert!(!device_may_publish(id, "devices/d10/telemetry", false));
+        assert!(
+            !device_may_publish(id, "devices/d1/cmd", false),
+            "not even its own commands"
+        );
         assert!(
             !device_may_publish(id, "devices/d1/cmd", true),
             "no retained commands"

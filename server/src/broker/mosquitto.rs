@@ -3,8 +3,8 @@
 //!
 //! Mosquitto checks what it can: certificates from the platform CA, the revocation list the server
 //! rewrites on every revocation (Mosquitto reads it when it starts), the certificate CN as user name
-//! and client id, and `devices/<CN>/#` as each device's only topics. It cannot refuse retained publishes
-//! to command topics, and it applies a new revocation list only after a restart.
+//! and client id, and the device's own topics under `devices/<CN>/` as its only ones. It cannot refuse
+//! retained publishes on those topics, and it applies a new revocation list only after a restart.
 
 use std::path::Path;
 
@@ -76,8 +76,13 @@ pub fn mosquitto_config(settings: &MosquittoSettings<'_>) -> MosquittoConfig {
          user {bridge}\n\
          topic readwrite #\n\
          \n\
-         # A device (user name = certificate CN = device id) only under its own devices/<id>/.\n\
-         pattern readwrite devices/%u/#\n",
+         # A device (user name = certificate CN = device id): its own commands in; its telemetry, status,\n\
+         # program progress and command replies out. Nothing else.\n\
+         pattern read devices/%u/cmd\n\
+         pattern write devices/%u/telemetry\n\
+         pattern write devices/%u/status\n\
+         pattern write devices/%u/program\n\
+         pattern write devices/%u/reply/+\n",
         bridge = settings.bridge_username,
     );
     MosquittoConfig { conf, acl }

@@ -308,10 +308,10 @@ impl Store {
         let limit = i64::from(limit.clamp(1, 500));
         let rows = sqlx::query(
             "SELECT id, device_id, actor, kind, request, outcome, result, latency_ms, created_at_ms FROM commands \
-             WHERE device_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+             WHERE device_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
         )
         .bind(device_id)
-        .bind(before.unwrap_or("~"))
+        .bind(before.unwrap_or(""))
         .bind(limit + 1)
         .fetch_all(self.pool())
         .await?;
