@@ -122,14 +122,14 @@ pub fn device_may_publish(device_id: &str, topic: &str, retain: bool) -> bool {
     let Some(rest) = topic.strip_prefix(&prefix) else {
         return false;
     };
-    let known = match rest {
+
+    match rest {
         "telemetry" | "program" => !retain,
         "status" => true,
         _ => rest.strip_prefix("reply/").is_some_and(|request| {
             !retain && !request.is_empty() && !request.contains(['/', '+', '#'])
         }),
-    };
-    known
+    }
 }
 
 /// A device may subscribe to filters under its own prefix (wildcards only after it); no shared groups.
