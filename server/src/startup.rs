@@ -77,7 +77,8 @@ impl Application {
         // Both rustls back ends are linked (the broker brings aws-lc-rs, QUIC brings ring): pick one.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let data_dir = &config.data.dir;
-        std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+        // Only its owner may enter the data folder: it holds keys, secrets and the SQLite database.
+        create_private_dir(data_dir).map_err(|source| StartupError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
@@ -188,6 +189,11 @@ impl Application {
             secure_cookies: config.https(),
         });
         tokio::spawn(remove_expired_sessions(store.clone(), shutdown.clone()));
+        tokio::spawn(refresh_revocation_list(
+            store.clone(),
+            pki.clone(),
+            shutdown.clone(),
+        ));
 
         let mqtt = broker
             .as_ref()
@@ -281,6 +287,21 @@ impl Application {
     }
 }
 
+/// Rewrites the revocation list every day, so brokers never see it past its next-update date.
+async fn refresh_revocation_list(store: Store, pki: Arc<Pki>, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        if let Err(error) = write_revocation_list(&store, &pki).await {
+            tracing::error!(%error, "could not rewrite the certificate revocation list");
+        }
+    }
+}
+
 /// Deletes expired web sessions every hour until shutdown.
 async fn remove_expired_sessions(store: Store, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -318,7 +339,7 @@ fn bridge_password(data_dir: &Path) -> Result<String, StartupError> {
     Ok(password)
 }
 
-/// Writes a file only its owner may read.
+/// Writes a file only its owner may read (an existing file's mode is tightened too).
 pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -326,6 +347,16 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// Creates a folder only its owner may enter (the data folder holds keys, secrets and the database).
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    Ok(())
 }

@@ -492,6 +492,8 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
     let data_dir = tempfile::tempdir().unwrap();
     let database = common::TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
     let mut config = common::test_config(data_dir.path(), &database.url);
+    // A data folder the server makes itself: only its owner may enter it.
+    config.data.dir = data_dir.path().join("made-by-the-server");
     config.pki.ca_cert = ca_dir.path().join("ca.pem").display().to_string();
     config.pki.ca_key = ca_dir.path().join("ca.key").display().to_string();
     let app = TestApp::spawn_with(config, data_dir, database).await;
@@ -502,10 +504,17 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
         ca.pem(),
         "devices get the configured CA"
     );
+    let made = app.data_dir.path().join("made-by-the-server");
     assert!(
-        !app.data_dir.path().join("pki/ca.key").exists(),
+        made.join("pki").exists() && !made.join("pki/ca.key").exists(),
         "no CA is generated"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = std::fs::metadata(&made).unwrap().permissions().mode();
+        assert_eq!(folder & 0o777, 0o700, "the data folder is private");
+    }
     assert!(
         TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
             .await

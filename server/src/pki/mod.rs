@@ -235,7 +235,8 @@ impl Pki {
         let now = OffsetDateTime::now_utc();
         let params = CertificateRevocationListParams {
             this_update: now,
-            next_update: now + Duration::days(7),
+            // The server rewrites it daily; brokers refuse every client once it is past this.
+            next_update: now + Duration::days(30),
             crl_number: SerialNumber::from(u64::try_from(now.unix_timestamp()).unwrap_or_default()),
             issuing_distribution_point: None,
             revoked_certs: revoked
@@ -255,7 +256,13 @@ impl Pki {
         };
         let crl = params.signed_by(&self.issuer)?;
         let path = self.settings.dir.join("crl.pem");
-        std::fs::write(&path, crl.pem()?).map_err(file_error(&path))?;
+        // Written beside and renamed over, so a broker never reads half a file.
+        let partial = self.settings.dir.join(format!(
+            "crl.pem.{}",
+            hex::encode(rand::random::<[u8; 4]>())
+        ));
+        std::fs::write(&partial, crl.pem()?).map_err(file_error(&partial))?;
+        std::fs::rename(&partial, &path).map_err(file_error(&path))?;
         Ok(path)
     }
 }

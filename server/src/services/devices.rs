@@ -392,12 +392,16 @@ impl Services {
         })
     }
 
-    /// After certificates were revoked: the revocation list is rewritten and the device disconnected.
+    /// After certificates were revoked: the device is disconnected, then the revocation list rewritten.
+    /// The revocation itself is committed already, so a failure to write the file is logged (the daily
+    /// rewrite repairs it), not reported as a failed revocation.
     async fn after_revocation(&self, device_id: &str) -> Result<(), ServiceError> {
         let support = self.device_support()?;
-        write_revocation_list(&self.store, &support.pki).await?;
         if let Some(broker) = &support.broker {
             broker.disconnect(device_id).await;
+        }
+        if let Err(error) = write_revocation_list(&self.store, &support.pki).await {
+            tracing::error!(%error, "could not rewrite the certificate revocation list");
         }
         Ok(())
     }
