@@ -272,9 +272,28 @@ impl Config {
         self.mqtt.external_url.is_empty()
     }
 
-    /// The effective configuration as a TOML file, every key explained by a comment.
+    /// The configuration with its secrets replaced by `<redacted>`, for printing: the key secret and
+    /// the passwords inside URLs.
+    pub fn redacted(&self) -> Self {
+        let hide_password = |text: &str| match url::Url::parse(text) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                url.to_string()
+            }
+            _ => text.to_string(),
+        };
+        let mut config = self.clone();
+        config.database.url = hide_password(&config.database.url);
+        config.mqtt.external_url = hide_password(&config.mqtt.external_url);
+        if !config.pki.key_secret.is_empty() {
+            config.pki.key_secret = "<redacted>".to_string();
+        }
+        config
+    }
+
+    /// The effective configuration as a TOML file, every key explained by a comment (secrets redacted).
     pub fn to_commented_toml(&self) -> String {
-        let value = match toml::Value::try_from(self) {
+        let value = match toml::Value::try_from(self.redacted()) {
             Ok(value) => value,
             Err(error) => {
                 return format!("# the configuration cannot be printed as TOML: {error}\n");
@@ -471,6 +490,22 @@ mod tests {
             Config::load(Some(Path::new("/nonexistent/brewlink.toml"))),
             Err(ConfigError::MissingFile(_))
         ));
+    }
+
+    #[test]
+    fn printing_hides_secrets() {
+        let mut config = Config::default();
+        config.database.url = "postgres://brewlink:db-secret@127.0.0.1/brewlink".to_string();
+        config.mqtt.external_url = "mqtt://bridge:mqtt-secret@127.0.0.1:1883".to_string();
+        config.pki.key_secret = "ab".repeat(32);
+        let printed = config.to_commented_toml();
+        for secret in ["db-secret", "mqtt-secret", &"ab".repeat(32)] {
+            assert!(!printed.contains(secret), "{secret} in\n{printed}");
+        }
+        assert!(
+            printed.contains("postgres://brewlink:redacted@127.0.0.1/brewlink"),
+            "{printed}"
+        );
     }
 
     #[test]
