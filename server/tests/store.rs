@@ -177,3 +177,85 @@ async fn sqlite_an_ended_session_is_never_written_back() {
 async fn postgres_an_ended_session_is_never_written_back() {
     an_ended_session_is_never_written_back(Db::Postgres).await;
 }
+
+async fn latest_and_last_seen_only_move_forward(db: Db) {
+    use app::model::telemetry::TelemetryPoint;
+    use brewlink::store::telemetry::{IngestBatch, NewSample, StatusReport};
+    use chrono::Duration;
+    let (store, database, _dir) = fresh_store(db).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    let sample = |seq: u64, at| NewSample {
+        device_id: "d1".into(),
+        point: TelemetryPoint {
+            seq,
+            time: at,
+            mash_temp_c: Some(seq as f64),
+            ..Default::default()
+        },
+        received_at: at,
+    };
+    let status = |online: bool, retained: bool, at| StatusReport {
+        device_id: "d1".into(),
+        online,
+        firmware: "1.0".into(),
+        network: Default::default(),
+        uptime_s: 1,
+        report_interval_s: 10,
+        capabilities: Default::default(),
+        at,
+        retained,
+    };
+    let ingest = |samples: Vec<NewSample>, statuses: Vec<StatusReport>| {
+        let store = store.clone();
+        async move {
+            store
+                .ingest(&IngestBatch {
+                    samples,
+                    statuses,
+                    errors: vec![],
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let seen = || async { store.device_status("d1").await.unwrap().unwrap().0 };
+
+    ingest(vec![sample(5, t0)], vec![]).await;
+    assert_eq!(seen().await.latest.unwrap().seq, 5);
+    // A new but older sample (out of order) is news, not the latest.
+    ingest(vec![sample(3, t0 + Duration::seconds(1))], vec![]).await;
+    let now = seen().await;
+    assert_eq!(
+        (now.latest.unwrap().seq, now.last_seen),
+        (5, Some(t0 + Duration::seconds(1)))
+    );
+    // The same sample again is neither.
+    let outcome = ingest(vec![sample(5, t0 + Duration::seconds(9))], vec![]).await;
+    assert_eq!(outcome.duplicates, 1);
+    assert_eq!(seen().await.last_seen, Some(t0 + Duration::seconds(1)));
+    // A retained status replayed by the broker is not the device speaking; a live one is.
+    ingest(vec![], vec![status(true, true, t0 + Duration::seconds(20))]).await;
+    let now = seen().await;
+    assert_eq!(
+        (now.reported_online, now.last_seen),
+        (true, Some(t0 + Duration::seconds(1)))
+    );
+    ingest(
+        vec![],
+        vec![status(true, false, t0 + Duration::seconds(30))],
+    )
+    .await;
+    assert_eq!(seen().await.last_seen, Some(t0 + Duration::seconds(30)));
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_latest_and_last_seen_only_move_forward() {
+    latest_and_last_seen_only_move_forward(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_latest_and_last_seen_only_move_forward() {
+    latest_and_last_seen_only_move_forward(Db::Postgres).await;
+}

@@ -154,6 +154,8 @@ async fn write(
                     report_interval_s: status.report_interval_s,
                     capabilities: status.capabilities,
                     at: received_at,
+                    // Replayed to a new subscription, not sent by the device just now.
+                    retained: message.retain,
                 }),
                 Err(bad) => reject(&mut batch.errors, &context.metrics, device_id, message, bad),
             },

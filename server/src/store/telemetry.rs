@@ -42,6 +42,9 @@ pub struct StatusReport {
     pub report_interval_s: u32,
     pub capabilities: Capabilities,
     pub at: DateTime<Utc>,
+    /// Replayed by the broker as a retained message (not news from the device): it does not count as
+    /// the device being heard from.
+    pub retained: bool,
 }
 
 /// A payload a device sent that could not be used.
@@ -123,7 +126,9 @@ impl Store {
             if result.rows_affected() == 1 {
                 outcome.stored += 1;
             } else {
+                // Delivered again: neither news from the device nor a newer reading.
                 outcome.duplicates += 1;
+                continue;
             }
             let newest = latest.entry(&sample.device_id).or_insert(sample);
             if sample.point.seq > newest.point.seq {
@@ -133,12 +138,17 @@ impl Store {
         for (device_id, sample) in latest {
             let point = serde_json::to_string(&sample.point).unwrap_or_default();
             sqlx::query(
-                "INSERT INTO device_status (device_id, last_seen_ms, latest) VALUES ($1, $2, $3) \
-                 ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, latest = excluded.latest",
+                "INSERT INTO device_status (device_id, last_seen_ms, latest, latest_seq) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
+                 latest = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
+                   THEN excluded.latest ELSE device_status.latest END, \
+                 latest_seq = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
+                   THEN excluded.latest_seq ELSE device_status.latest_seq END",
             )
             .bind(device_id)
             .bind(to_millis(sample.received_at))
             .bind(point)
+            .bind(i64::try_from(sample.point.seq).unwrap_or(i64::MAX))
             .execute(&mut *transaction)
             .await?;
         }
@@ -146,12 +156,12 @@ impl Store {
             sqlx::query(
                 "INSERT INTO device_status (device_id, online, firmware, mac, ip, subnet, gateway, uptime_s, \
                  report_interval_s, capabilities, status_at_ms, last_seen_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (device_id) DO UPDATE SET online = excluded.online, firmware = excluded.firmware, \
                  mac = excluded.mac, ip = excluded.ip, subnet = excluded.subnet, gateway = excluded.gateway, \
                  uptime_s = excluded.uptime_s, report_interval_s = excluded.report_interval_s, \
                  capabilities = excluded.capabilities, status_at_ms = excluded.status_at_ms, \
-                 last_seen_ms = excluded.last_seen_ms",
+                 last_seen_ms = COALESCE(excluded.last_seen_ms, device_status.last_seen_ms)",
             )
             .bind(&status.device_id)
             .bind(i64::from(status.online))
@@ -164,6 +174,7 @@ impl Store {
             .bind(i64::from(status.report_interval_s))
             .bind(serde_json::to_string(&status.capabilities).unwrap_or_default())
             .bind(to_millis(status.at))
+            .bind((!status.retained).then(|| to_millis(status.at)))
             .execute(&mut *transaction)
             .await?;
         }
