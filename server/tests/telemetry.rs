@@ -696,3 +696,44 @@ async fn the_simulate_command_registers_and_runs_devices() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_live_stream_ends_when_its_token_is_revoked() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "revoke-live@example.com").await;
+    let (_, files) = app.register_device(&token, "Watched").await;
+    let mut live = app
+        .script()
+        .get(app.url(&format!("/api/v1/devices/{}/live", files.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    next_sse_event(&mut live, "status").await;
+    let (_, tokens) = get(&app, &token, "/api/v1/auth/tokens").await;
+    let token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
+    let (code, _) = send(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/auth/tokens/{token_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    // The stream closes at its next check (every 10 s).
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match live.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream went on after the token was revoked"
+    );
+    app.stop().await;
+}

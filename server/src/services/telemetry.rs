@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::broadcast;
 
 use super::{ServiceError, Services};
-use crate::auth::Actor;
+use crate::auth::{Actor, Credential};
 
 /// Most buckets one history answer holds.
 const MAX_BUCKETS: i64 = 10_000;
@@ -96,6 +96,40 @@ impl Services {
         let receiver = self.device_support()?.live.subscribe();
         let status = self.device_status(actor, id).await?;
         Ok((status, receiver))
+    }
+
+    /// Whether a live stream opened by `actor` (with this web session, if by cookie) may go on: its
+    /// credential still exists, its account is still enabled, and the device is still its to see.
+    pub async fn may_keep_streaming(
+        &self,
+        actor: &Actor,
+        session_id: Option<&str>,
+        device_id: &str,
+    ) -> bool {
+        let credential_valid = match actor {
+            Actor::User(user) => match &user.credential {
+                Credential::Token(token_id) => {
+                    self.store.token_exists(token_id).await.unwrap_or(false)
+                }
+                Credential::Session => match session_id {
+                    Some(id) => self
+                        .store
+                        .session_load(id, Utc::now().timestamp_millis())
+                        .await
+                        .is_ok_and(|data| data.is_some()),
+                    None => false,
+                },
+            },
+            _ => false,
+        };
+        let enabled = match actor {
+            Actor::User(user) => self
+                .actor_for_session(&user.id)
+                .await
+                .is_ok_and(|now| now != Actor::Anonymous),
+            _ => false,
+        };
+        credential_valid && enabled && self.device(actor, device_id).await.is_ok()
     }
 
     /// The payloads of a device that were refused, newest first.

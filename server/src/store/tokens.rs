@@ -86,6 +86,15 @@ impl Store {
         Ok(TokenPage { items, next_after })
     }
 
+    /// Whether a token still exists (not revoked).
+    pub async fn token_exists(&self, token_id: &str) -> Result<bool, StoreError> {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// Deletes one of a user's tokens. `false`: the user has no such token.
     pub async fn token_delete(&self, user_id: &str, token_id: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")

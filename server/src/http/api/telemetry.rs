@@ -118,10 +118,13 @@ fn csv(series: &Series) -> String {
 }
 
 /// `GET /devices/{id}/live`: Server-Sent Events — first the current `status`, then `telemetry`,
-/// `status`, `command` and `program` events of this device as they happen.
+/// `status`, `command` and `program` events of this device as they happen. Every few seconds the
+/// stream checks that its caller may still see the device (signed in, token not revoked, account
+/// enabled, device theirs) and ends when not.
 pub async fn live(
     State(state): State<AppState>,
     actor: Actor,
+    session: tower_sessions::Session,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let (status, receiver) = state.services.live_events(&actor, &id).await?;
@@ -129,18 +132,35 @@ pub async fn live(
         device_id: id.clone(),
         status,
     };
-    let events = stream::unfold((receiver, id), |(mut receiver, id)| async move {
+    let session_id = session.id().map(|id| id.to_string());
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
+    let watch = Watch {
+        receiver,
+        id,
+        actor,
+        session_id,
+        services: state.services.clone(),
+        recheck,
+    };
+    let events = stream::unfold(watch, |mut watch| async move {
         loop {
-            match receiver.recv().await {
-                Ok(event) if event.device_id() == id => {
-                    return Some((event_of(&event), (receiver, id)));
+            tokio::select! {
+                _ = watch.recheck.tick() => {
+                    let allowed = watch.services.may_keep_streaming(&watch.actor, watch.session_id.as_deref(), &watch.id).await;
+                    if !allowed {
+                        return None;
+                    }
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    let event = Event::default().event("lagged").data(missed.to_string());
-                    return Some((event, (receiver, id)));
-                }
-                Err(RecvError::Closed) => return None,
+                received = watch.receiver.recv() => match received {
+                    Ok(event) if event.device_id() == watch.id => return Some((event_of(&event), watch)),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(missed)) => {
+                        let event = Event::default().event("lagged").data(missed.to_string());
+                        return Some((event, watch));
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
             }
         }
     });
@@ -148,6 +168,19 @@ pub async fn live(
         .chain(events)
         .map(Ok);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// How often a live stream checks that its caller may still see the device.
+const RECHECK: Duration = Duration::from_secs(10);
+
+/// What a live stream carries along.
+struct Watch {
+    receiver: tokio::sync::broadcast::Receiver<LiveEvent>,
+    id: String,
+    actor: Actor,
+    session_id: Option<String>,
+    services: crate::services::Services,
+    recheck: tokio::time::Interval,
 }
 
 fn event_of(event: &LiveEvent) -> Event {
