@@ -1,6 +1,7 @@
 //! Web sessions (tower-sessions) kept in the store's database, so they survive restarts and are shared
 //! by every server instance. The signed-in user's id is kept in its own column, which lets a password
-//! change or a disabled account end that user's other sessions at once.
+//! change or a disabled account end that user's other sessions at once. Only a SHA-256 of each session
+//! id is stored, so reading the database does not hand out live sessions.
 
 use tower_sessions::{
     SessionStore,
@@ -36,6 +37,11 @@ fn encode(record: &Record) -> Result<(String, Option<String>, i64)> {
     Ok((data, user_id, expires_at_ms))
 }
 
+/// The stored form of a session id (what `sessions.id` holds).
+pub fn key(id: &Id) -> String {
+    crate::auth::token::hash(&id.to_string())
+}
+
 fn backend(error: impl std::fmt::Display) -> Error {
     Error::Backend(error.to_string())
 }
@@ -47,12 +53,7 @@ impl SessionStore for DbSessionStore {
             let (data, user_id, expires_at_ms) = encode(record)?;
             let created = self
                 .store
-                .session_create(
-                    &record.id.to_string(),
-                    user_id.as_deref(),
-                    &data,
-                    expires_at_ms,
-                )
+                .session_create(&key(&record.id), user_id.as_deref(), &data, expires_at_ms)
                 .await
                 .map_err(backend)?;
             if created {
@@ -68,12 +69,7 @@ impl SessionStore for DbSessionStore {
         // A session ended meanwhile (logout, password change, disabled account) stays ended: a request
         // still holding it writes nothing back.
         self.store
-            .session_save(
-                &record.id.to_string(),
-                user_id.as_deref(),
-                &data,
-                expires_at_ms,
-            )
+            .session_save(&key(&record.id), user_id.as_deref(), &data, expires_at_ms)
             .await
             .map(|_still_there| ())
             .map_err(backend)
@@ -83,7 +79,7 @@ impl SessionStore for DbSessionStore {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let Some(data) = self
             .store
-            .session_load(&id.to_string(), now_ms)
+            .session_load(&key(id), now_ms)
             .await
             .map_err(backend)?
         else {
@@ -95,9 +91,6 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.store
-            .session_delete(&id.to_string())
-            .await
-            .map_err(backend)
+        self.store.session_delete(&key(id)).await.map_err(backend)
     }
 }

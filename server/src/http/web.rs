@@ -208,7 +208,7 @@ async fn change_password(
     session: Session,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let keep = session.id().map(|id| id.to_string());
+    let keep = session.id().as_ref().map(crate::auth::session_store::key);
     let result = state
         .services
         .change_password(

@@ -53,7 +53,7 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, Problem> {
     let keep = matches!(&actor, Actor::User(user) if user.credential == Credential::Session)
-        .then(|| session.id().map(|id| id.to_string()))
+        .then(|| session.id().as_ref().map(crate::auth::session_store::key))
         .flatten();
     state
         .services

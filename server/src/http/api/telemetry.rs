@@ -132,7 +132,7 @@ pub async fn live(
         device_id: id.clone(),
         status,
     };
-    let session_id = session.id().map(|id| id.to_string());
+    let session_id = session.id().as_ref().map(crate::auth::session_store::key);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let watch = Watch {
