@@ -72,12 +72,7 @@ async fn signup_login_logout(db: Db) {
     );
 
     // Email is matched without regard to case.
-    let login = browser
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "ada@EXAMPLE.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&browser, "ada@EXAMPLE.com", PASSWORD).await;
     assert_eq!(login.status(), 200);
     assert_eq!(
         browser
@@ -116,12 +111,7 @@ async fn login_rotates_the_session_id() {
         .await
         .unwrap();
     let before = session_cookie(&failed).expect("a session exists before login");
-    let login = browser
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "rot@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&browser, "rot@example.com", PASSWORD).await;
     assert_eq!(login.status(), 200);
     let after = session_cookie(&login).expect("login sets the session cookie");
     assert_ne!(
@@ -222,13 +212,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
         let mut answer = None;
         for _ in 0..3 {
             let started = std::time::Instant::now();
-            let response = app
-                .script()
-                .post(app.url("/api/v1/auth/login"))
-                .json(&json!({ "email": email, "password": "not-the-password" }))
-                .send()
-                .await
-                .unwrap();
+            let response = app.login(&app.script(), email, "not-the-password").await;
             let status = response.status();
             let body = response.text().await.unwrap();
             fastest = fastest.min(started.elapsed());
@@ -293,21 +277,17 @@ async fn repeated_failures_are_throttled_per_account_and_per_address() {
         .await;
     for n in 0..10 {
         let response = app
-            .script()
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({ "email": format!("guess{n}@example.com"), "password": "whatever-pass" }))
-            .send()
-            .await
-            .unwrap();
+            .login(
+                &app.script(),
+                &format!("guess{n}@example.com"),
+                "whatever-pass",
+            )
+            .await;
         assert_eq!(response.status(), 401);
     }
     let blocked = app
-        .script()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "someone@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .login(&app.script(), "someone@example.com", PASSWORD)
+        .await;
     assert_eq!(blocked.status(), 429);
     app.stop().await;
 }
@@ -461,12 +441,7 @@ async fn password_change_ends_other_sessions_only() {
     let laptop = app.browser();
     app.signup(&laptop, "two@example.com", PASSWORD).await;
     let phone = app.browser();
-    let login = phone
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "two@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&phone, "two@example.com", PASSWORD).await;
     assert_eq!(login.status(), 200);
 
     let wrong = laptop
@@ -506,13 +481,7 @@ async fn password_change_ends_other_sessions_only() {
         "others end"
     );
 
-    let old = app
-        .script()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "two@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let old = app.login(&app.script(), "two@example.com", PASSWORD).await;
     assert_eq!(old.status(), 401);
     app.stop().await;
 }
@@ -550,13 +519,7 @@ async fn disabled_accounts_lose_sessions_tokens_and_login() {
             .status(),
         401
     );
-    let login = app
-        .script()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "gone@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&app.script(), "gone@example.com", PASSWORD).await;
     assert_eq!(login.status(), 403);
     assert_eq!(
         login.json::<Value>().await.unwrap()["code"],
@@ -857,12 +820,7 @@ async fn cli_creates_the_first_staff_account() {
     let config = test_config(dir.path(), &database.url);
     let app = TestApp::spawn_with(config, dir, database).await;
     let browser = app.browser();
-    let login = browser
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "boss@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&browser, "boss@example.com", PASSWORD).await;
     assert_eq!(login.json::<Value>().await.unwrap()["role"], "staff");
     assert_eq!(
         app.create_user("x@example.com", PASSWORD, Role::Brewer)

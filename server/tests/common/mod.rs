@@ -213,6 +213,21 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Logs in through the API with this client (a browser keeps the session cookie).
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A new API token for an existing account.
     pub async fn token(&self, email: &str, password: &str) -> String {
         let response = self
