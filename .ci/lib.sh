@@ -49,12 +49,14 @@ ensure_build_tools() {
   export PATH="$PWD/style/node_modules/.bin:$PATH"
 }
 
-# npm packages of a folder, installed from its lockfile when missing or stale.
+# npm packages of a folder at the lockfile's versions, when missing or stale. `npm install` rather than
+# `npm ci`: npm refuses `ci` when the lock lacks other platforms' optional packages (Tailwind's native
+# binaries), which is how npm itself writes it here.
 npm_install() {
   local dir=$1
-  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "installing npm packages in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 
