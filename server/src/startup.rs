@@ -243,11 +243,6 @@ impl Application {
         self.shutdown.clone()
     }
 
-    /// The store, for tests and CLI commands that run beside the server.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Serves until the shutdown token is cancelled, then stops HTTP (open requests get a short
     /// grace period), the bridge, the broker and the store, in that order.
     pub async fn run_until_stopped(self) -> io::Result<()> {

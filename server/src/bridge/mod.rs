@@ -171,25 +171,9 @@ impl Bridge {
         self.commands.clone()
     }
 
-    /// The current connection state.
-    pub fn state(&self) -> BridgeState {
-        self.state.borrow().clone()
-    }
-
     /// A receiver that always sees the latest state.
     pub fn state_receiver(&self) -> watch::Receiver<BridgeState> {
         self.state.clone()
-    }
-
-    /// Waits until the bridge is connected, at most `timeout`.
-    pub async fn wait_connected(&self, timeout: Duration) -> bool {
-        let mut state = self.state.clone();
-        tokio::time::timeout(
-            timeout,
-            state.wait_for(|state| matches!(state, BridgeState::Connected { .. })),
-        )
-        .await
-        .is_ok_and(|result| result.is_ok())
     }
 
     /// Disconnects cleanly and waits for the connection and ingest tasks to end (at most two seconds).
