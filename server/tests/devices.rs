@@ -559,3 +559,31 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn simultaneous_rotations_leave_one_valid_certificate() {
+    let app = TestApp::spawn_on(common::Db::Postgres).await;
+    let token = brewer(&app, "race@example.com").await;
+    let (_, files) = app.register_device(&token, "Raced").await;
+    let url = app.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id));
+    let rotations = (0..8).map(|_| {
+        let request = app.script().post(&url).bearer_auth(&token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures::future::join_all(rotations).await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let valid: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM device_certificates WHERE device_id = $1 AND revoked_at_ms IS NULL",
+    )
+    .bind(&files.id)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(valid, 1, "exactly one certificate stays valid");
+    connection.close().await.unwrap();
+    app.stop().await;
+}

@@ -283,7 +283,8 @@ impl Services {
         let revoked = self
             .store
             .certificate_replace(id, &new_certificate(&issued, sealed.as_deref()), Utc::now())
-            .await?;
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         self.after_revocation(id).await?;
         let detail = serde_json::json!({ "serial": issued.serial, "revoked": revoked });
         self.audit(
@@ -317,7 +318,8 @@ impl Services {
         let revoked = self
             .store
             .certificate_replace(id, &new_certificate(&issued, None), Utc::now())
-            .await?;
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         self.after_revocation(id).await?;
         let detail =
             serde_json::json!({ "serial": issued.serial, "revoked": revoked, "csr": true });

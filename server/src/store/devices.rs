@@ -211,14 +211,24 @@ impl Store {
     }
 
     /// Replaces a device's certificates with a new one: the old ones are revoked. Returns the serials
-    /// revoked.
+    /// revoked; `None` when the device no longer exists.
     pub async fn certificate_replace(
         &self,
         device_id: &str,
         certificate: &NewCertificate<'_>,
         at: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let mut transaction = self.pool().begin().await?;
+        // Touching the device first locks its row (and on SQLite, the database) until the commit, so two
+        // rotations cannot both keep a valid certificate, and nothing is issued for a device just deleted.
+        let device = sqlx::query("UPDATE devices SET updated_at_ms = $2 WHERE id = $1")
+            .bind(device_id)
+            .bind(to_millis(at))
+            .execute(&mut *transaction)
+            .await?;
+        if device.rows_affected() == 0 {
+            return Ok(None);
+        }
         let revoked: Vec<String> = sqlx::query_scalar(
             "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
         )
@@ -228,7 +238,7 @@ impl Store {
         .await?;
         insert_certificate(&mut *transaction, device_id, certificate).await?;
         transaction.commit().await?;
-        Ok(revoked)
+        Ok(Some(revoked))
     }
 
     /// The certificate in use by a device, with its PEM and sealed key.
