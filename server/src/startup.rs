@@ -297,7 +297,7 @@ async fn refresh_revocation_list(store: Store, pki: Arc<Pki>, shutdown: Cancella
     }
 }
 
-/// Deletes expired web sessions every hour until shutdown.
+/// Deletes expired web sessions and login failures too old to count, every hour until shutdown.
 async fn remove_expired_sessions(store: Store, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -312,6 +312,14 @@ async fn remove_expired_sessions(store: Store, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        let window = chrono::Duration::from_std(crate::services::accounts::FAILURE_WINDOW)
+            .unwrap_or_default();
+        if let Err(error) = store
+            .login_failures_prune_all(chrono::Utc::now() - window)
+            .await
+        {
+            tracing::warn!(%error, "could not remove old login failures");
         }
     }
 }

@@ -259,3 +259,57 @@ async fn sqlite_latest_and_last_seen_only_move_forward() {
 async fn postgres_latest_and_last_seen_only_move_forward() {
     latest_and_last_seen_only_move_forward(Db::Postgres).await;
 }
+
+async fn only_the_newest_device_errors_are_kept(db: Db) {
+    use brewlink::store::telemetry::{DeviceErrorRecord, ERRORS_KEPT_PER_DEVICE, IngestBatch};
+    let (store, database, _dir) = fresh_store(db).await;
+    let error = |n: i64| DeviceErrorRecord {
+        device_id: "noisy".into(),
+        kind: "undecodable".into(),
+        reason: format!("error {n}"),
+        topic: "devices/noisy/telemetry".into(),
+        size: 3,
+        at: Utc::now(),
+    };
+    let errors = (0..ERRORS_KEPT_PER_DEVICE + 3).map(error).collect();
+    store
+        .ingest(&IngestBatch {
+            samples: vec![],
+            statuses: vec![],
+            errors,
+        })
+        .await
+        .unwrap();
+    let kept = store.device_errors("noisy", 500).await.unwrap();
+    assert_eq!(
+        kept[0].reason,
+        format!("error {}", ERRORS_KEPT_PER_DEVICE + 2),
+        "newest first"
+    );
+    // device_errors answers at most 500 at a time: look at the whole table directly.
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_errors")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    let oldest: String = sqlx::query_scalar("SELECT reason FROM device_errors ORDER BY id LIMIT 1")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+    assert_eq!(count, ERRORS_KEPT_PER_DEVICE);
+    assert_eq!(oldest, "error 3", "the three oldest went");
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_only_the_newest_device_errors_are_kept() {
+    only_the_newest_device_errors_are_kept(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_only_the_newest_device_errors_are_kept() {
+    only_the_newest_device_errors_are_kept(Db::Postgres).await;
+}

@@ -80,4 +80,13 @@ impl Store {
                 .await?;
         Ok(result.rows_affected())
     }
+
+    /// Forgets every failure older than `before` (they no longer count).
+    pub async fn login_failures_prune_all(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM login_failures WHERE at_ms <= $1")
+            .bind(to_millis(before))
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected())
+    }
 }

@@ -23,6 +23,9 @@ pub const READINGS: [&str; 9] = [
     "volume_l",
 ];
 
+/// Refused payloads kept per device (the newest).
+pub const ERRORS_KEPT_PER_DEVICE: i64 = 1000;
+
 /// A sample to store.
 #[derive(Debug, Clone)]
 pub struct NewSample {
@@ -188,6 +191,24 @@ impl Store {
             .bind(&error.topic)
             .bind(i64::try_from(error.size).unwrap_or(i64::MAX))
             .bind(to_millis(error.at))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        // Keep the newest errors of each device only: a misbehaving device must not fill the database.
+        let mut noisy: Vec<&str> = batch
+            .errors
+            .iter()
+            .map(|error| error.device_id.as_str())
+            .collect();
+        noisy.sort_unstable();
+        noisy.dedup();
+        for device_id in noisy {
+            sqlx::query(
+                "DELETE FROM device_errors WHERE device_id = $1 AND id <= \
+                 (SELECT id FROM device_errors WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            )
+            .bind(device_id)
+            .bind(ERRORS_KEPT_PER_DEVICE)
             .execute(&mut *transaction)
             .await?;
         }
