@@ -177,19 +177,7 @@ async fn the_broker_refuses_devices_without_a_valid_identity() {
     );
 
     // A certificate from another CA, with the right CN.
-    let foreign_key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, files.id.as_str());
-    let foreign = params.self_signed(&foreign_key).unwrap();
-    let options = mqtt::device_options(
-        addr,
-        &files.id,
-        &files.ca,
-        &foreign.pem(),
-        &foreign_key.serialize_pem(),
-    );
+    let options = mqtt::foreign_ca_device(addr, &files);
     assert!(TestClient::connect(options).await.is_err(), "foreign CA");
 
     // Its own certificate but another client id (another device's).
@@ -212,26 +200,13 @@ async fn the_broker_refuses_devices_without_a_valid_identity() {
     assert!(TestClient::connect(options).await.is_ok(), "own last will");
 
     // A revoked certificate: rotation replaces it.
-    let rotated = app
-        .script()
-        .post(app.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rotated.status(), 200);
-    let rotated: Value = rotated.json().await.unwrap();
+    let new = app.rotate(&token, &files).await;
     assert!(
         TestClient::connect(mqtt::device(addr, &files))
             .await
             .is_err(),
         "the old certificate is revoked"
     );
-    let new = mqtt::DeviceFiles {
-        cert: rotated["cert_pem"].as_str().unwrap().to_string(),
-        key: rotated["key_pem"].as_str().unwrap().to_string(),
-        ..files.clone()
-    };
     assert!(
         TestClient::connect(mqtt::device(addr, &new)).await.is_ok(),
         "the new one works"

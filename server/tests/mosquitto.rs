@@ -14,7 +14,6 @@ use common::{
     TestApp,
     mqtt::{self, TestClient},
 };
-use serde_json::Value;
 
 const PASSWORD: &str = "hop-stand-2026";
 const BRIDGE_PASSWORD: &str = "bridge-secret-for-tests";
@@ -128,31 +127,11 @@ async fn mosquitto_with_the_generated_configuration_enforces_the_device_rules() 
     mqtt::check_device_topic_rules(mqtt::device(tls, &files), &files.id, watcher().await).await;
 
     // Without a certificate, or with one from another CA: refused.
-    let foreign_key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, files.id.as_str());
-    let foreign = params.self_signed(&foreign_key).unwrap();
-    let options = mqtt::device_options(
-        tls,
-        &files.id,
-        &files.ca,
-        &foreign.pem(),
-        &foreign_key.serialize_pem(),
-    );
+    let options = mqtt::foreign_ca_device(tls, &files);
     assert!(TestClient::connect(options).await.is_err(), "foreign CA");
 
     // Rotation revokes the old certificate; Mosquitto reads the new revocation list when it restarts.
-    let rotated = app
-        .script()
-        .post(app.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rotated.status(), 200);
-    let rotated: Value = rotated.json().await.unwrap();
+    let new = app.rotate(&token, &files).await;
     drop(mosquitto);
     mosquitto = Mosquitto::start(&conf, tls_port).await;
     assert!(
@@ -161,11 +140,6 @@ async fn mosquitto_with_the_generated_configuration_enforces_the_device_rules() 
             .is_err(),
         "the revoked certificate is refused"
     );
-    let new = mqtt::DeviceFiles {
-        cert: rotated["cert_pem"].as_str().unwrap().to_string(),
-        key: rotated["key_pem"].as_str().unwrap().to_string(),
-        ..files.clone()
-    };
     mqtt::check_device_topic_rules(mqtt::device(tls, &new), &files.id, watcher().await).await;
     drop(mosquitto);
     app.stop().await;

@@ -281,6 +281,24 @@ impl TestApp {
         (credentials, files)
     }
 
+    /// Rotates a device's certificate through the API; returns the device's new files.
+    pub async fn rotate(&self, token: &str, files: &mqtt::DeviceFiles) -> mqtt::DeviceFiles {
+        let response = self
+            .script()
+            .post(self.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "rotate {}", files.id);
+        let rotated: Value = response.json().await.unwrap();
+        mqtt::DeviceFiles {
+            cert: rotated["cert_pem"].as_str().unwrap().to_string(),
+            key: rotated["key_pem"].as_str().unwrap().to_string(),
+            ..files.clone()
+        }
+    }
+
     /// The embedded broker's bridge password.
     pub fn bridge_password(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("mqtt-bridge-password"))

@@ -59,6 +59,23 @@ pub fn device(addr: SocketAddr, files: &DeviceFiles) -> MqttOptions {
     device_options(addr, &files.id, &files.ca, &files.cert, &files.key)
 }
 
+/// Options for a device presenting a certificate with its CN from a CA of its own (not the platform's).
+pub fn foreign_ca_device(addr: SocketAddr, files: &DeviceFiles) -> MqttOptions {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, files.id.as_str());
+    let certificate = params.self_signed(&key).unwrap();
+    device_options(
+        addr,
+        &files.id,
+        &files.ca,
+        &certificate.pem(),
+        &key.serialize_pem(),
+    )
+}
+
 /// Options with a last will.
 pub fn with_will(mut options: MqttOptions, topic: &str) -> MqttOptions {
     options.set_last_will(LastWill::new(topic, "gone", QoS::AtLeastOnce, false));
