@@ -5,12 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use brewlink::simulator::{self, Bundle, Tuning};
-use common::{
-    TestApp, TestDatabase,
-    mqtt::{self, DeviceFiles, TestClient},
-    test_config,
-};
+use brewlink::simulator::{self, Tuning};
+use common::{TestApp, TestDatabase, mqtt::TestClient, sse::SseStream, test_config};
 use proto::{Message, v1};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -23,37 +19,6 @@ async fn owner(app: &TestApp, email: &str) -> String {
     app.token(email, PASSWORD).await
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .script()
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn send(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .script()
-        .request(method, app.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Polls until `check` holds for the device's status, at most 15 s.
 async fn wait_status(
     app: &TestApp,
@@ -63,7 +28,9 @@ async fn wait_status(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let (_, status) = get(app, token, &format!("/api/v1/devices/{id}/status")).await;
+        let (_, status) = app
+            .get_json(token, &format!("/api/v1/devices/{id}/status"))
+            .await;
         if check(&status) {
             return status;
         }
@@ -72,50 +39,6 @@ async fn wait_status(
             "status never matched: {status}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn bundle(app: &TestApp, token: &str, id: &str) -> Bundle {
-    let bytes = app
-        .script()
-        .get(app.url(&format!("/api/v1/devices/{id}/bundle")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    Bundle::from_zip(&bytes).unwrap()
-}
-
-/// Reads the SSE stream until an event of this name arrives; returns its data.
-async fn next_sse_event(response: &mut reqwest::Response, name: &str) -> Value {
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let event = block
-                .lines()
-                .find_map(|line| line.strip_prefix("event: "))
-                .unwrap_or_default();
-            let data: String = block
-                .lines()
-                .filter_map(|line| line.strip_prefix("data: "))
-                .collect();
-            if event == name {
-                return serde_json::from_str(&data).unwrap();
-            }
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let chunk = tokio::time::timeout(left, response.chunk())
-            .await
-            .expect("an SSE event in time")
-            .unwrap();
-        buffer.push_str(&String::from_utf8_lossy(
-            &chunk.expect("the stream stays open"),
-        ));
     }
 }
 
@@ -131,7 +54,7 @@ async fn the_simulator_reports_and_every_command_kind_round_trips() {
         speed: 20.0,
     };
     let simulation = tokio::spawn(simulator::run(
-        vec![bundle(&app, &token, &id).await],
+        vec![app.bundle(&token, &id).await],
         tuning,
         None,
         shutdown.clone(),
@@ -146,119 +69,118 @@ async fn the_simulator_reports_and_every_command_kind_round_trips() {
     assert!(status["latest"]["mash_temp_c"].is_number(), "{status}");
 
     // Live events over SSE, authorized like every route.
-    let mut live = app
-        .script()
-        .get(app.url(&format!("/api/v1/devices/{id}/live")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
-    assert_eq!(live.headers()["content-type"], "text/event-stream");
-    let first = next_sse_event(&mut live, "status").await;
+    let mut live = SseStream::new(
+        app.script()
+            .get(app.url(&format!("/api/v1/devices/{id}/live")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    let first = live.next_event("status").await;
     assert_eq!(first["status"]["online"], true);
-    let telemetry = next_sse_event(&mut live, "telemetry").await;
+    let telemetry = live.next_event("telemetry").await;
     assert_eq!(telemetry["device_id"], id.as_str());
 
     let base = format!("/api/v1/devices/{id}");
-    let (code, pin) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        &format!("{base}/gpio/3"),
-        Some(json!({ "value": true, "mode": "output" })),
-    )
-    .await;
+    let (code, pin) = app
+        .send_json(
+            &token,
+            reqwest::Method::PUT,
+            &format!("{base}/gpio/3"),
+            Some(json!({ "value": true, "mode": "output" })),
+        )
+        .await;
     assert_eq!(
         (code, &pin),
         (200, &json!({ "pin": 3, "value": true, "mode": "output" }))
     );
-    let (_, pin) = get(&app, &token, &format!("{base}/gpio/3")).await;
+    let (_, pin) = app.get_json(&token, &format!("{base}/gpio/3")).await;
     assert_eq!(pin["value"], true, "the device remembers");
-    let (code, refused) = get(&app, &token, &format!("{base}/gpio/99")).await;
+    let (code, refused) = app.get_json(&token, &format!("{base}/gpio/99")).await;
     assert_eq!(
         (code, refused["code"].as_str()),
         (422, Some("device_refused"))
     );
 
-    let (code, clock) = send(
-        &app,
-        &token,
-        reqwest::Method::PUT,
-        &format!("{base}/rtc"),
-        Some(json!({ "time": "2030-01-01T00:00:00Z" })),
-    )
-    .await;
+    let (code, clock) = app
+        .send_json(
+            &token,
+            reqwest::Method::PUT,
+            &format!("{base}/rtc"),
+            Some(json!({ "time": "2030-01-01T00:00:00Z" })),
+        )
+        .await;
     assert_eq!(code, 200);
     assert!(
         clock["time"].as_str().unwrap().starts_with("2030-01-01"),
         "{clock}"
     );
-    let (_, clock) = get(&app, &token, &format!("{base}/rtc")).await;
+    let (_, clock) = app.get_json(&token, &format!("{base}/rtc")).await;
     assert!(
         clock["time"].as_str().unwrap().starts_with("2030-01-01"),
         "{clock}"
     );
 
-    let (_, network) = get(&app, &token, &format!("{base}/network")).await;
+    let (_, network) = app.get_json(&token, &format!("{base}/network")).await;
     assert!(
         network["mac"].as_str().unwrap().starts_with("02:00:"),
         "{network}"
     );
     assert_eq!(network["ip"], "127.0.0.1");
 
-    let (_, echo) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        &format!("{base}/uart"),
-        Some(json!({ "data": "hello" })),
-    )
-    .await;
+    let (_, echo) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            &format!("{base}/uart"),
+            Some(json!({ "data": "hello" })),
+        )
+        .await;
     assert_eq!(echo["text"], "hello");
-    let (_, echo) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        &format!("{base}/uart"),
-        Some(json!({ "data": "68 69", "encoding": "hex" })),
-    )
-    .await;
+    let (_, echo) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            &format!("{base}/uart"),
+            Some(json!({ "data": "68 69", "encoding": "hex" })),
+        )
+        .await;
     assert_eq!(
         (echo["text"].as_str(), echo["hex"].as_str()),
         (Some("hi"), Some("6869"))
     );
-    let (code, _) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        &format!("{base}/uart"),
-        Some(json!({ "data": "zz", "encoding": "hex" })),
-    )
-    .await;
+    let (code, _) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            &format!("{base}/uart"),
+            Some(json!({ "data": "zz", "encoding": "hex" })),
+        )
+        .await;
     assert_eq!(code, 422);
 
-    let command = next_sse_event(&mut live, "command").await;
+    let command = live.next_event("command").await;
     assert_eq!(command["command"]["kind"], "gpio_set");
 
-    let (code, ack) = send(
-        &app,
-        &token,
-        reqwest::Method::POST,
-        &format!("{base}/reset"),
-        None,
-    )
-    .await;
+    let (code, ack) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            &format!("{base}/reset"),
+            None,
+        )
+        .await;
     assert_eq!((code, ack), (200, json!({})));
     // After the reboot it comes back by itself, with a fresh uptime.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (code, _) = get(&app, &token, &format!("{base}/network")).await;
+    let (code, _) = app.get_json(&token, &format!("{base}/network")).await;
     assert!(
         code == 200 || code == 409 || code == 504,
         "during a reboot: {code}"
     );
     let (_, pin) = loop {
-        let answer = get(&app, &token, &format!("{base}/gpio/3")).await;
+        let answer = app.get_json(&token, &format!("{base}/gpio/3")).await;
         if answer.0 == 200 {
             break answer;
         }
@@ -266,7 +188,9 @@ async fn the_simulator_reports_and_every_command_kind_round_trips() {
     };
     assert_eq!(pin["pin"], 3);
 
-    let (_, history) = get(&app, &token, &format!("{base}/commands?limit=100")).await;
+    let (_, history) = app
+        .get_json(&token, &format!("{base}/commands?limit=100"))
+        .await;
     let kinds: Vec<&str> = history["items"]
         .as_array()
         .unwrap()
@@ -290,7 +214,9 @@ async fn the_simulator_reports_and_every_command_kind_round_trips() {
         latest["latency_ms"].is_number() && latest["actor"].as_str().unwrap().starts_with("user:")
     );
 
-    let (_, series) = get(&app, &token, &format!("{base}/telemetry?bucket=1")).await;
+    let (_, series) = app
+        .get_json(&token, &format!("{base}/telemetry?bucket=1"))
+        .await;
     let buckets = series["buckets"].as_array().unwrap();
     assert!(!buckets.is_empty(), "{series}");
     assert!(
@@ -302,35 +228,14 @@ async fn the_simulator_reports_and_every_command_kind_round_trips() {
     shutdown.cancel();
     simulation.await.unwrap();
     wait_status(&app, &token, &id, |status| status["online"] == false).await;
-    let (code, offline) = get(&app, &token, &format!("{base}/network")).await;
+    let (code, offline) = app.get_json(&token, &format!("{base}/network")).await;
     assert_eq!(
         (code, offline["code"].as_str()),
         (409, Some("device_offline"))
     );
-    let (_, history) = get(&app, &token, &format!("{base}/commands")).await;
+    let (_, history) = app.get_json(&token, &format!("{base}/commands")).await;
     assert_eq!(history["items"][0]["outcome"], "offline");
     app.stop().await;
-}
-
-/// A raw device over TLS that announces itself online.
-async fn raw_device(app: &TestApp, files: &DeviceFiles) -> TestClient {
-    let device = TestClient::connect(mqtt::device(app.mqtt_tls_addr.unwrap(), files))
-        .await
-        .unwrap();
-    let status = v1::Status {
-        online: true,
-        report_interval_s: 60,
-        firmware: "raw".into(),
-        ..Default::default()
-    };
-    device
-        .publish(
-            &format!("devices/{}/status", files.id),
-            &status.encode_to_vec(),
-            true,
-        )
-        .await;
-    device
 }
 
 fn sample(seq: u64, time_ms: i64, mash: f32) -> Vec<u8> {
@@ -354,26 +259,20 @@ async fn a_silent_device_times_out_with_504() {
     let app = TestApp::spawn_with(config, data_dir, database).await;
     let token = owner(&app, "silent@example.com").await;
     let (_, files) = app.register_device(&token, "Silent").await;
-    let _device = raw_device(&app, &files).await;
+    let _device = app.online_device(&files).await;
     wait_status(&app, &token, &files.id, |status| status["online"] == true).await;
     let started = std::time::Instant::now();
-    let (code, problem) = get(
-        &app,
-        &token,
-        &format!("/api/v1/devices/{}/network", files.id),
-    )
-    .await;
+    let (code, problem) = app
+        .get_json(&token, &format!("/api/v1/devices/{}/network", files.id))
+        .await;
     assert_eq!(
         (code, problem["code"].as_str()),
         (504, Some("device_timeout"))
     );
     assert!(started.elapsed() < Duration::from_secs(3));
-    let (_, history) = get(
-        &app,
-        &token,
-        &format!("/api/v1/devices/{}/commands", files.id),
-    )
-    .await;
+    let (_, history) = app
+        .get_json(&token, &format!("/api/v1/devices/{}/commands", files.id))
+        .await;
     assert_eq!(history["items"][0]["outcome"], "timeout");
     app.stop().await;
 }
@@ -383,7 +282,7 @@ async fn duplicates_are_stored_once_and_bad_payloads_never_stop_the_pipeline() {
     let app = TestApp::spawn().await;
     let token = owner(&app, "dup@example.com").await;
     let (_, files) = app.register_device(&token, "Raw").await;
-    let device = raw_device(&app, &files).await;
+    let device = app.online_device(&files).await;
     let topic = format!("devices/{}/telemetry", files.id);
     let now = chrono::Utc::now().timestamp_millis();
     device.publish(&topic, &sample(1, now, 20.0), false).await;
@@ -409,7 +308,7 @@ async fn duplicates_are_stored_once_and_bad_payloads_never_stop_the_pipeline() {
         files.id,
         from.replace('+', "%2B")
     );
-    let (_, series) = get(&app, &token, &path).await;
+    let (_, series) = app.get_json(&token, &path).await;
     assert_eq!(
         series["buckets"][0]["samples"], 2,
         "seq 1 once, seq 3; the bad ones not at all: {series}"
@@ -456,7 +355,7 @@ async fn history_downsamples_into_buckets_and_exports_csv() {
     let app = TestApp::spawn().await;
     let token = owner(&app, "hist@example.com").await;
     let (_, files) = app.register_device(&token, "History").await;
-    let device = raw_device(&app, &files).await;
+    let device = app.online_device(&files).await;
     let topic = format!("devices/{}/telemetry", files.id);
     // 60 samples, one a second, over a minute that started on a whole minute.
     let base = (chrono::Utc::now().timestamp_millis() / 60_000 - 2) * 60_000;
@@ -486,7 +385,7 @@ async fn history_downsamples_into_buckets_and_exports_csv() {
         time(base),
         time(base + 60_000)
     );
-    let (code, series) = get(&app, &token, &path).await;
+    let (code, series) = app.get_json(&token, &path).await;
     assert_eq!(code, 200);
     let buckets = series["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 6, "{series}");
@@ -519,19 +418,19 @@ async fn history_downsamples_into_buckets_and_exports_csv() {
     assert_eq!(lines.len(), 7);
     assert!(lines[1].contains(",10,64.5,60,69,"), "{}", lines[1]);
 
-    let (code, _) = get(
-        &app,
-        &token,
-        &format!("/api/v1/devices/{}/telemetry?from=yesterday", files.id),
-    )
-    .await;
+    let (code, _) = app
+        .get_json(
+            &token,
+            &format!("/api/v1/devices/{}/telemetry?from=yesterday", files.id),
+        )
+        .await;
     assert_eq!(code, 422);
-    let (code, _) = get(
-        &app,
-        &token,
-        &format!("{}&bucket=0", path.split("&bucket").next().unwrap()),
-    )
-    .await;
+    let (code, _) = app
+        .get_json(
+            &token,
+            &format!("{}&bucket=0", path.split("&bucket").next().unwrap()),
+        )
+        .await;
     assert_eq!(code, 422);
     app.stop().await;
 }
@@ -604,7 +503,7 @@ async fn a_server_restart_mid_stream_loses_nothing() {
         "/api/v1/devices/{}/telemetry?from={from}&to={to}&bucket=3600",
         files.id
     );
-    let (_, series) = get(&app, &token, &path).await;
+    let (_, series) = app.get_json(&token, &path).await;
     let stored: u64 = series["buckets"]
         .as_array()
         .unwrap()
@@ -647,7 +546,7 @@ async fn the_simulate_command_registers_and_runs_devices() {
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let ids = loop {
-        let (_, devices) = get(&app, &token, "/api/v1/devices").await;
+        let (_, devices) = app.get_json(&token, "/api/v1/devices").await;
         let ids: Vec<String> = devices["items"]
             .as_array()
             .unwrap()
@@ -702,37 +601,29 @@ async fn a_live_stream_ends_when_its_token_is_revoked() {
     let app = TestApp::spawn().await;
     let token = owner(&app, "revoke-live@example.com").await;
     let (_, files) = app.register_device(&token, "Watched").await;
-    let mut live = app
-        .script()
-        .get(app.url(&format!("/api/v1/devices/{}/live", files.id)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    next_sse_event(&mut live, "status").await;
-    let (_, tokens) = get(&app, &token, "/api/v1/auth/tokens").await;
+    let mut live = SseStream::new(
+        app.script()
+            .get(app.url(&format!("/api/v1/devices/{}/live", files.id)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    live.next_event("status").await;
+    let (_, tokens) = app.get_json(&token, "/api/v1/auth/tokens").await;
     let token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
-    let (code, _) = send(
-        &app,
-        &token,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/auth/tokens/{token_id}"),
-        None,
-    )
-    .await;
+    let (code, _) = app
+        .send_json(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/auth/tokens/{token_id}"),
+            None,
+        )
+        .await;
     assert_eq!(code, 204);
     // The stream closes at its next check (every 10 s).
-    let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match live.chunk().await {
-                Ok(Some(_)) => continue,
-                _ => return,
-            }
-        }
-    })
-    .await;
     assert!(
-        ended.is_ok(),
+        live.ends_within(Duration::from_secs(20)).await,
         "the stream went on after the token was revoked"
     );
     app.stop().await;

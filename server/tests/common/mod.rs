@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod mqtt;
+pub mod sse;
 
 use std::{io, net::SocketAddr, time::Duration};
 
@@ -279,6 +280,67 @@ impl TestApp {
             key: credentials["key_pem"].as_str().unwrap().to_string(),
         };
         (credentials, files)
+    }
+
+    /// A GET with a bearer token: the status and the JSON body (`null` when there is none).
+    pub async fn get_json(&self, token: &str, path: &str) -> (u16, Value) {
+        self.send_json(token, reqwest::Method::GET, path, None)
+            .await
+    }
+
+    /// A request with a bearer token and an optional JSON body: the status and the JSON answer.
+    pub async fn send_json(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .script()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A raw device over TLS that announces itself online (retained status, 60 s interval).
+    pub async fn online_device(&self, files: &mqtt::DeviceFiles) -> mqtt::TestClient {
+        use proto::Message as _;
+        let device = mqtt::TestClient::connect(mqtt::device(self.mqtt_tls_addr.unwrap(), files))
+            .await
+            .unwrap();
+        let status = proto::v1::Status {
+            online: true,
+            report_interval_s: 60,
+            firmware: "raw".into(),
+            ..Default::default()
+        };
+        device
+            .publish(
+                &format!("devices/{}/status", files.id),
+                &status.encode_to_vec(),
+                true,
+            )
+            .await;
+        device
+    }
+
+    /// Downloads a device's bundle (as its owner) and reads it as the simulator does.
+    pub async fn bundle(&self, token: &str, id: &str) -> brewlink::simulator::Bundle {
+        let response = self
+            .script()
+            .get(self.url(&format!("/api/v1/devices/{id}/bundle")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "bundle of {id}");
+        brewlink::simulator::Bundle::from_zip(&response.bytes().await.unwrap()).unwrap()
     }
 
     /// Rotates a device's certificate through the API; returns the device's new files.
