@@ -18,8 +18,21 @@ use leptos_router::{
 
 use components::layout::Layout;
 use pages::{
-    account::AccountPage, device::DevicePage, devices::DevicesPage, home::HomePage,
-    login::LoginPage, not_found::NotFound, signup::SignupPage,
+    account::AccountPage,
+    admin::{
+        AdminHome,
+        audit::AdminAuditPage,
+        errors::AdminErrorsPage,
+        fleet::AdminDevicesPage,
+        inspector::AdminInspectorPage,
+        users::{AdminUserPage, AdminUsersPage},
+    },
+    device::DevicePage,
+    devices::DevicesPage,
+    home::HomePage,
+    login::LoginPage,
+    not_found::NotFound,
+    signup::SignupPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -59,6 +72,13 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("devices") view=DevicesPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("devices"), ParamSegment("id")) view=DevicePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=AdminUserPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("devices")) view=AdminDevicesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AdminAuditPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("errors")) view=AdminErrorsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("inspector")) view=AdminInspectorPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -5,9 +5,14 @@ use leptos::prelude::*;
 
 use crate::model::{
     account::{ApiToken, User},
+    admin::{
+        AdminUser, AdminUserDetail, AuditEntry, AuditFilter, BrokerStatus, ErrorGroup, FleetDevice,
+        FleetFilter,
+    },
     control::{ControlAnswer, ControlRequest},
     device::{Device, DeviceDetail},
     flash::Flash,
+    page::Page,
     telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
 };
 
@@ -21,9 +26,14 @@ pub mod backend {
 
     use crate::model::{
         account::{ApiToken, User},
+        admin::{
+            AdminUser, AdminUserDetail, AuditEntry, AuditFilter, BrokerStatus, ErrorGroup,
+            FleetDevice, FleetFilter,
+        },
         control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
+        page::Page,
         telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     };
 
@@ -75,6 +85,37 @@ pub mod backend {
             request: &Parts,
             id: String,
         ) -> Result<Vec<DeviceError>, String>;
+        /// Staff: users whose email or name contains `query`, one page.
+        async fn admin_users(
+            &self,
+            request: &Parts,
+            query: String,
+            cursor: Option<String>,
+        ) -> Result<Page<AdminUser>, String>;
+        /// Staff: one user with devices, sessions and tokens; `None` if there is none.
+        async fn admin_user(
+            &self,
+            request: &Parts,
+            id: String,
+        ) -> Result<Option<AdminUserDetail>, String>;
+        /// Staff: the fleet, filtered, one page.
+        async fn admin_fleet(
+            &self,
+            request: &Parts,
+            filter: FleetFilter,
+            cursor: Option<String>,
+        ) -> Result<Page<FleetDevice>, String>;
+        /// Staff: broker and bridge figures.
+        async fn admin_broker(&self, request: &Parts) -> Result<BrokerStatus, String>;
+        /// Staff: the audit log, filtered, one page.
+        async fn admin_audit(
+            &self,
+            request: &Parts,
+            filter: AuditFilter,
+            cursor: Option<String>,
+        ) -> Result<Page<AuditEntry>, String>;
+        /// Staff: errors grouped by kind.
+        async fn admin_errors(&self, request: &Parts) -> Result<Vec<ErrorGroup>, String>;
     }
 
     /// The backend, as kept in the Leptos context.
@@ -185,6 +226,75 @@ pub async fn load_device_errors(id: String) -> Result<Vec<DeviceError>, ServerFn
     let (backend, parts) = backend::context()?;
     backend
         .device_errors(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: users whose email or name contains `query`, one page.
+#[server]
+pub async fn load_admin_users(
+    query: String,
+    cursor: Option<String>,
+) -> Result<Page<AdminUser>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_users(&parts, query, cursor)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: one user with devices, sessions and tokens (`None`: no such user).
+#[server]
+pub async fn load_admin_user(id: String) -> Result<Option<AdminUserDetail>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_user(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: the fleet, filtered, one page.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_admin_fleet(
+    filter: FleetFilter,
+    cursor: Option<String>,
+) -> Result<Page<FleetDevice>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_fleet(&parts, filter, cursor)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: broker and bridge figures with the last minutes' history.
+#[server]
+pub async fn load_admin_broker() -> Result<BrokerStatus, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_broker(&parts)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: the audit log, filtered, one page.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_admin_audit(
+    filter: AuditFilter,
+    cursor: Option<String>,
+) -> Result<Page<AuditEntry>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_audit(&parts, filter, cursor)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Staff: errors grouped by kind.
+#[server]
+pub async fn load_admin_errors() -> Result<Vec<ErrorGroup>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .admin_errors(&parts)
         .await
         .map_err(ServerFnError::new)
 }

@@ -66,3 +66,17 @@ export function startSimulator(bundle) {
     },
   };
 }
+
+/** Creates an account with `brewlink user create` on a running server's data folder (as an operator does). */
+export async function createUser(server, email, password, { staff = false } = {}) {
+  const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
+  const args = ['user', 'create', '--email', email, ...(staff ? ['--staff'] : [])];
+  const child = spawn(binary, args, {
+    cwd: root,
+    env: { ...process.env, BREWLINK_DATA_DIR: server.dataDir, BREWLINK_LOG_LEVEL: 'warn' },
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  child.stdin.end(`${password}\n`);
+  const code = await new Promise((done) => child.once('exit', done));
+  if (code !== 0) throw new Error(`brewlink user create exited with ${code}`);
+}

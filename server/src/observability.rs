@@ -1,6 +1,6 @@
 //! Logs (tracing) and metrics (Prometheus text at `/metrics`).
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, sync::atomic::AtomicU64};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -55,6 +55,8 @@ pub struct Metrics {
     pub bridge_connects: Counter,
     /// Clients connected to the embedded broker, read at scrape time.
     pub broker_clients: Gauge,
+    /// Subscriptions on the embedded broker, read at scrape time.
+    pub broker_subscriptions: Gauge,
     /// Messages the embedded broker received from clients.
     pub broker_received: Counter,
     /// Messages the embedded broker delivered to subscribers.
@@ -65,6 +67,10 @@ pub struct Metrics {
     pub ingest_batches: Counter,
     /// Time from the first message of a batch arriving to its commit, seconds.
     pub ingest_batch_seconds: Histogram,
+    /// The same time for the latest batch.
+    pub ingest_batch_last_seconds: Gauge<f64, AtomicU64>,
+    /// Messages waiting in the ingest queue after the latest batch.
+    pub ingest_queue_depth: Gauge,
     /// Telemetry samples stored.
     pub telemetry_stored: Counter,
     /// Telemetry samples received again and not stored twice.
@@ -120,6 +126,12 @@ impl Metrics {
             "Clients connected to the embedded broker",
             broker_clients.clone(),
         );
+        let broker_subscriptions = Gauge::default();
+        registry.register(
+            "broker_subscriptions",
+            "Subscriptions on the embedded broker",
+            broker_subscriptions.clone(),
+        );
         let broker_received = Counter::default();
         registry.register(
             "broker_messages_received",
@@ -151,6 +163,18 @@ impl Metrics {
             "Time from a batch's first message to its commit",
             ingest_batch_seconds.clone(),
         );
+        let ingest_batch_last_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "ingest_batch_last_seconds",
+            "Time from the latest batch's first message to its commit",
+            ingest_batch_last_seconds.clone(),
+        );
+        let ingest_queue_depth = Gauge::default();
+        registry.register(
+            "ingest_queue_depth",
+            "Messages waiting in the ingest queue",
+            ingest_queue_depth.clone(),
+        );
         let telemetry_stored = Counter::default();
         registry.register(
             "telemetry_stored",
@@ -179,6 +203,8 @@ impl Metrics {
             registry,
             ingest_batches,
             ingest_batch_seconds,
+            ingest_batch_last_seconds,
+            ingest_queue_depth,
             telemetry_stored,
             telemetry_duplicates,
             payloads_rejected,
@@ -187,6 +213,7 @@ impl Metrics {
             bridge_connected,
             bridge_connects,
             broker_clients,
+            broker_subscriptions,
             broker_received,
             broker_delivered,
             broker_dropped,

@@ -17,8 +17,11 @@ use crate::{
     bridge::{Bridge, BrokerEndpoint, EndpointError, ingest::IngestContext},
     broker::{BrokerError, BrokerSettings, EmbeddedBroker, TlsListener},
     config::Config,
+    errors::ErrorTracker,
     http::{self, AppState},
+    inspector::Inspector,
     live::LiveHub,
+    monitor::BrokerMonitor,
     observability::Metrics,
     pki::Pki,
     services::{
@@ -87,6 +90,8 @@ impl Application {
         store.migrate().await?;
 
         let metrics = Arc::new(Metrics::new());
+        let errors = ErrorTracker::default();
+        let inspector = Inspector::new();
         let shutdown = CancellationToken::new();
         let max_packet_size = config.mqtt.max_packet_size as usize;
         let pki = Arc::new(Pki::load_or_create(config.pki_settings())?);
@@ -107,6 +112,7 @@ impl Application {
                         client_ca: pki.ca_path(),
                     },
                     store: store.clone(),
+                    errors: errors.clone(),
                 },
                 metrics.clone(),
             )
@@ -127,6 +133,8 @@ impl Application {
             store: store.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
+            errors: errors.clone(),
+            inspector: inspector.clone(),
         };
         let bridge = Bridge::start(
             &endpoint,
@@ -136,20 +144,29 @@ impl Application {
             shutdown.clone(),
         );
 
-        let services = Services::new(store.clone()).with_devices(DeviceSupport {
-            pki: pki.clone(),
-            broker: broker.as_ref().map(EmbeddedBroker::handle),
-            public_host: config.mqtt.public_host.clone(),
-            tls_port: broker
-                .as_ref()
-                .map_or(config.mqtt.tls_port, |broker| broker.tls_addr().port()),
-            commands: bridge.commands(),
-            command_timeout: std::time::Duration::from_millis(
-                config.mqtt.command_timeout_ms.max(1),
-            ),
-            live: live.clone(),
-            metrics: metrics.clone(),
-        });
+        let monitor = BrokerMonitor::new(
+            metrics.clone(),
+            broker.as_ref().map(EmbeddedBroker::handle),
+            bridge.state_receiver(),
+        );
+        let services = Services::new(store.clone())
+            .with_errors(errors.clone())
+            .with_devices(DeviceSupport {
+                pki: pki.clone(),
+                broker: broker.as_ref().map(EmbeddedBroker::handle),
+                public_host: config.mqtt.public_host.clone(),
+                tls_port: broker
+                    .as_ref()
+                    .map_or(config.mqtt.tls_port, |broker| broker.tls_addr().port()),
+                commands: bridge.commands(),
+                command_timeout: std::time::Duration::from_millis(
+                    config.mqtt.command_timeout_ms.max(1),
+                ),
+                live: live.clone(),
+                metrics: metrics.clone(),
+                monitor: monitor.clone(),
+                inspector,
+            });
         write_revocation_list(&store, &pki)
             .await
             .map_err(StartupError::RevocationList)?;
@@ -177,7 +194,7 @@ impl Application {
             store: store.clone(),
             metrics,
             bridge: bridge.state_receiver(),
-            broker: broker.as_ref().map(EmbeddedBroker::handle),
+            monitor: monitor.clone(),
             services: services.clone(),
             session_cookie: if config.https() {
                 "__Host-brewlink_session"
@@ -189,6 +206,8 @@ impl Application {
             secure_cookies: config.https(),
         });
         tokio::spawn(remove_expired_sessions(store.clone(), shutdown.clone()));
+        tokio::spawn(monitor.clone().run(shutdown.clone()));
+        tokio::spawn(errors.run_flusher(store.clone(), shutdown.clone()));
         tokio::spawn(refresh_revocation_list(
             store.clone(),
             pki.clone(),

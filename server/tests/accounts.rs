@@ -567,7 +567,12 @@ async fn deleting_the_account_needs_the_password_and_removes_everything() {
             .status(),
         401
     );
-    let audit = app.store().await.audit_list(None, 50).await.unwrap();
+    let audit = app
+        .store()
+        .await
+        .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 50)
+        .await
+        .unwrap();
     let actions: Vec<&str> = audit
         .items
         .iter()

@@ -179,7 +179,12 @@ async fn second_start_reuses_the_data_folder() {
     let again =
         std::fs::read_to_string(second.data_dir.path().join("mqtt-bridge-password")).unwrap();
     assert_eq!(password, again, "the bridge keeps its credentials");
-    let starts = second.store().await.audit_list(None, 10).await.unwrap();
+    let starts = second
+        .store()
+        .await
+        .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 10)
+        .await
+        .unwrap();
     let started: Vec<_> = starts
         .items
         .iter()

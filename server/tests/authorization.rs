@@ -22,7 +22,7 @@ enum Caller {
 /// One route and the status each caller gets.
 struct Case {
     method: Method,
-    /// `{token_id}` and `{device_id}` are replaced by the owner's token and device ids.
+    /// `{token_id}`, `{device_id}` and `{owner_id}` are replaced by the owner's token, device and user ids.
     path: &'static str,
     body: Option<Value>,
     owner: u16,
@@ -77,8 +77,47 @@ fn cases() -> Vec<Case> {
             Some(json!({ "password": "wrong-password" })),
             [422, 422, 422, 401],
         ),
+        // The admin site: staff only; brewers are refused even for their own account and device.
+        case(Method::GET, "/api/v1/admin/users", None, STAFF_ONLY),
+        case(
+            Method::GET,
+            "/api/v1/admin/users/{owner_id}",
+            None,
+            STAFF_ONLY,
+        ),
+        case(
+            Method::PATCH,
+            "/api/v1/admin/users/{owner_id}",
+            Some(json!({ "role": "brewer" })),
+            STAFF_ONLY,
+        ),
+        case(Method::GET, "/api/v1/admin/devices", None, STAFF_ONLY),
+        case(
+            Method::POST,
+            "/api/v1/admin/devices/{device_id}/disconnect",
+            None,
+            STAFF_ONLY,
+        ),
+        case(
+            Method::POST,
+            "/api/v1/admin/devices/{device_id}/revoke",
+            None,
+            STAFF_ONLY,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/admin/devices/{device_id}/inspect",
+            None,
+            STAFF_ONLY,
+        ),
+        case(Method::GET, "/api/v1/admin/broker", None, STAFF_ONLY),
+        case(Method::GET, "/api/v1/admin/audit", None, STAFF_ONLY),
+        case(Method::GET, "/api/v1/admin/errors", None, STAFF_ONLY),
     ]
 }
+
+/// Owner, other brewer, staff, anonymous.
+const STAFF_ONLY: [u16; 4] = [403, 403, 200, 401];
 
 struct Fixture {
     app: TestApp,
@@ -87,11 +126,13 @@ struct Fixture {
     staff: String,
     owner_token_id: String,
     owner_device_id: String,
+    owner_id: String,
 }
 
 async fn fixture() -> Fixture {
     let app = TestApp::spawn().await;
-    app.create_user("owner@example.com", PASSWORD, Role::Brewer)
+    let owner_id = app
+        .create_user("owner@example.com", PASSWORD, Role::Brewer)
         .await;
     app.create_user("other@example.com", PASSWORD, Role::Brewer)
         .await;
@@ -119,6 +160,7 @@ async fn fixture() -> Fixture {
         staff,
         owner_token_id,
         owner_device_id: device.id,
+        owner_id,
     }
 }
 
@@ -137,7 +179,8 @@ async fn every_route_answers_each_caller_as_the_table_says() {
             let path = case
                 .path
                 .replace("{token_id}", &fixture.owner_token_id)
-                .replace("{device_id}", &fixture.owner_device_id);
+                .replace("{device_id}", &fixture.owner_device_id)
+                .replace("{owner_id}", &fixture.owner_id);
             let mut request = fixture
                 .app
                 .script()

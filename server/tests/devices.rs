@@ -106,7 +106,7 @@ async fn registration_answers_credentials_and_the_bundle_has_every_file() {
     let actions: Vec<String> = app
         .store()
         .await
-        .audit_list(None, 50)
+        .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 50)
         .await
         .unwrap()
         .items
@@ -519,7 +519,13 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
             .status(),
         204
     );
-    let audit = app.store().await.audit_list(None, 50).await.unwrap().items;
+    let audit = app
+        .store()
+        .await
+        .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 50)
+        .await
+        .unwrap()
+        .items;
     for action in [
         "device.registered",
         "device.certificate_rotated",

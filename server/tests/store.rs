@@ -36,7 +36,10 @@ async fn audit_log_round_trips_and_pages(db: Db) {
         "ids increase: {ids:?}"
     );
 
-    let first = store.audit_list(None, 3).await.unwrap();
+    let first = store
+        .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 3)
+        .await
+        .unwrap();
     assert_eq!(
         first
             .items
@@ -53,9 +56,23 @@ async fn audit_log_round_trips_and_pages(db: Db) {
     assert_eq!(first.items[0].source_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(first.items[1].source_ip, None);
 
-    let second = store.audit_list(first.next_before, 3).await.unwrap();
+    let second = store
+        .audit_search(
+            &brewlink::store::audit::AuditQuery::default(),
+            first.next_before,
+            3,
+        )
+        .await
+        .unwrap();
     assert_eq!(second.items.len(), 3);
-    let third = store.audit_list(second.next_before, 3).await.unwrap();
+    let third = store
+        .audit_search(
+            &brewlink::store::audit::AuditQuery::default(),
+            second.next_before,
+            3,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         third
             .items
@@ -76,7 +93,14 @@ async fn migrations_are_idempotent(db: Db) {
     store.ping().await.unwrap();
     let reopened = Store::connect(&database.url, 1).await.unwrap();
     reopened.migrate().await.unwrap();
-    assert_eq!(reopened.audit_list(None, 10).await.unwrap().items, vec![]);
+    assert_eq!(
+        reopened
+            .audit_search(&brewlink::store::audit::AuditQuery::default(), None, 10)
+            .await
+            .unwrap()
+            .items,
+        vec![]
+    );
     assert_eq!(
         reopened.backend(),
         if db == Db::Sqlite {
@@ -312,4 +336,229 @@ async fn sqlite_only_the_newest_device_errors_are_kept() {
 #[tokio::test]
 async fn postgres_only_the_newest_device_errors_are_kept() {
     only_the_newest_device_errors_are_kept(Db::Postgres).await;
+}
+
+/// The admin site's queries: search with LIKE wildcards taken literally, the last-staff guard, the
+/// fleet's liveness and filters, audit filters, and error groups adding up.
+async fn admin_queries_work(db: Db) {
+    use app::model::account::Role;
+    use brewlink::store::{
+        audit::AuditQuery,
+        devices::{FleetQuery, NewCertificate},
+        errors::ErrorOccurrences,
+        telemetry::{IngestBatch, StatusReport},
+        users::{NewUser, StaffChange},
+    };
+    let (store, database, _dir) = fresh_store(db).await;
+    let now = Utc::now();
+    for (id, email, role) in [
+        ("u1", "boss@example.com", Role::Staff),
+        ("u2", "under_score@example.com", Role::Brewer),
+        ("u3", "percent%@example.com", Role::Brewer),
+    ] {
+        let user = NewUser {
+            id,
+            email,
+            name: "",
+            password_hash: "x",
+            role,
+        };
+        store.user_insert(&user, now).await.unwrap();
+    }
+    let found = store.users_search("_", None, 10).await.unwrap();
+    assert_eq!(found.items.len(), 1, "_ is a character, not a wildcard");
+    assert_eq!(found.items[0].0.id, "u2");
+    let found = store.users_search("%", None, 10).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(
+        store
+            .users_search("", None, 2)
+            .await
+            .unwrap()
+            .next_after
+            .as_deref(),
+        Some("u2")
+    );
+
+    assert_eq!(
+        store.user_set_role("u1", Role::Brewer, now).await.unwrap(),
+        StaffChange::LastStaff
+    );
+    assert_eq!(
+        store.user_disable("u1", now).await.unwrap(),
+        StaffChange::LastStaff
+    );
+    assert_eq!(
+        store.user_disable("nobody", now).await.unwrap(),
+        StaffChange::NoSuchUser
+    );
+    assert_eq!(
+        store.user_set_role("u2", Role::Staff, now).await.unwrap(),
+        StaffChange::Done
+    );
+    assert_eq!(
+        store.user_disable("u1", now).await.unwrap(),
+        StaffChange::Done
+    );
+    assert_eq!(
+        store.user_set_role("u2", Role::Brewer, now).await.unwrap(),
+        StaffChange::LastStaff,
+        "a disabled staff account does not count"
+    );
+
+    let certificate = NewCertificate {
+        serial: "0a",
+        cert_pem: "pem",
+        sealed_key: None,
+        issued_at: now,
+        expires_at: now + chrono::Duration::days(365),
+    };
+    store
+        .device_insert("d1", "u2", "Kettle", "K1", &certificate, now)
+        .await
+        .unwrap();
+    let second = NewCertificate {
+        serial: "0b",
+        ..certificate.clone()
+    };
+    store
+        .device_insert("d2", "u3", "Fermenter", "F1", &second, now)
+        .await
+        .unwrap();
+    let batch = IngestBatch {
+        statuses: vec![StatusReport {
+            device_id: "d1".into(),
+            online: true,
+            firmware: "1.2".into(),
+            network: Default::default(),
+            uptime_s: 1,
+            report_interval_s: 2,
+            capabilities: Default::default(),
+            at: now,
+            retained: false,
+        }],
+        ..IngestBatch::default()
+    };
+    store.ingest(&batch).await.unwrap();
+    let fleet = |online: Option<bool>, text: &'static str| FleetQuery {
+        text,
+        online,
+        limit: 10,
+        ..FleetQuery::default()
+    };
+    let (rows, _) = store.fleet(&fleet(Some(true), ""), now).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].device.id.as_str(), rows[0].firmware.as_str()),
+        ("d1", "1.2")
+    );
+    assert_eq!(rows[0].owner_email, "under_score@example.com");
+    let later = now + chrono::Duration::seconds(16);
+    let (rows, _) = store.fleet(&fleet(Some(true), ""), later).await.unwrap();
+    assert!(
+        rows.is_empty(),
+        "silent longer than 15 s (3 × 2 s, at least 15 s): offline"
+    );
+    let (rows, _) = store.fleet(&fleet(Some(false), ""), now).await.unwrap();
+    assert_eq!(rows[0].device.id, "d2");
+    let (rows, _) = store.fleet(&fleet(None, "PERCENT%"), now).await.unwrap();
+    assert_eq!(rows[0].device.id, "d2", "found by the owner's email");
+    let revoked = store.certificates_revoke("d1", now).await.unwrap().unwrap();
+    assert_eq!(revoked, ["0a"]);
+    assert_eq!(store.certificates_revoke("nope", now).await.unwrap(), None);
+
+    for (actor, action, subject) in [
+        ("user:u1", "auth.login", "user:u1"),
+        ("anonymous", "auth.login_failed", "user:u2"),
+        ("user:u2", "device.command", "device:d1"),
+        ("user:u2", "authz.other", ""),
+    ] {
+        let event = NewAuditEvent {
+            actor: actor.into(),
+            action: action.into(),
+            subject: subject.into(),
+            detail: serde_json::json!({}),
+            source_ip: None,
+        };
+        store.audit_record(&event, now).await.unwrap();
+    }
+    let actions = |query: AuditQuery<'static>| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_search(&query, None, 10)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|event| event.action)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        actions(AuditQuery {
+            kind: Some("auth"),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["auth.login_failed", "auth.login"],
+        "a family, not a prefix of other names"
+    );
+    assert_eq!(
+        actions(AuditQuery {
+            user_id: Some("u2"),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["authz.other", "device.command", "auth.login_failed"]
+    );
+    assert_eq!(
+        actions(AuditQuery {
+            device_id: Some("d1"),
+            kind: Some("device.command"),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["device.command"]
+    );
+    assert!(
+        actions(AuditQuery {
+            from: Some(now + chrono::Duration::seconds(1)),
+            ..AuditQuery::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    let occurrence = |count, example: &str| ErrorOccurrences {
+        kind: "device.undecodable".into(),
+        count,
+        first_seen: now,
+        last_seen: now,
+        subject: "device:d1".into(),
+        example: example.into(),
+    };
+    store
+        .error_groups_add(&[occurrence(2, "first")])
+        .await
+        .unwrap();
+    store
+        .error_groups_add(&[occurrence(3, "latest")])
+        .await
+        .unwrap();
+    let groups = store.error_groups().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!((groups[0].count, groups[0].example.as_str()), (5, "latest"));
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_admin_queries_work() {
+    admin_queries_work(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_admin_queries_work() {
+    admin_queries_work(Db::Postgres).await;
 }

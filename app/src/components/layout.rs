@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::server_fns::current_user;
+use crate::{model::account::Role, server_fns::current_user};
 
 const NAV_LINK: &str = "rounded px-1 font-medium text-stone-700 hover:text-amber-700 focus:outline-none \
     focus-visible:ring-2 focus-visible:ring-amber-500 dark:text-stone-200 dark:hover:text-amber-400";
@@ -51,9 +51,11 @@ pub fn Layout(children: Children) -> impl IntoView {
                             {move || Suspend::new(async move {
                                 match user.await {
                                     Ok(Some(user)) => {
+                                        let staff = user.role == Role::Staff;
                                         let name = if user.name.is_empty() { user.email } else { user.name };
                                         view! {
                                             <li><a href="/devices" class=NAV_LINK>"Devices"</a></li>
+                                            {staff.then(|| view! { <li><a href="/admin" class=NAV_LINK>"Admin"</a></li> })}
                                             <li><a href="/account" class=NAV_LINK aria-label=format!("Account of {name}")>"Account"</a></li>
                                             <li>
                                                 <form method="post" action="/logout">

@@ -1,6 +1,7 @@
 //! Types shared by the server, the browser and the JSON API.
 
 pub mod account;
+pub mod admin;
 pub mod brewing;
 pub mod control;
 pub mod device;

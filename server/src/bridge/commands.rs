@@ -12,6 +12,8 @@ use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{oneshot, watch};
 
 use super::BridgeState;
+use crate::inspector::Inspector;
+use app::model::admin::Direction;
 
 /// Why a request got no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +30,7 @@ pub struct CommandBus {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
     pending: Arc<Mutex<PendingMap>>,
+    inspector: Inspector,
 }
 
 /// Request id -> the device asked and the caller waiting.
@@ -46,11 +49,16 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl CommandBus {
-    pub(super) fn new(client: AsyncClient, state: watch::Receiver<BridgeState>) -> Self {
+    pub(super) fn new(
+        client: AsyncClient,
+        state: watch::Receiver<BridgeState>,
+        inspector: Inspector,
+    ) -> Self {
         Self {
             client,
             state,
             pending: Arc::default(),
+            inspector,
         }
     }
 
@@ -78,14 +86,13 @@ impl CommandBus {
             reply_topic: format!("devices/{device_id}/reply/{request_id}"),
             body: Some(body),
         };
+        let topic = format!("devices/{device_id}/cmd");
+        let payload = command.encode_to_vec();
+        self.inspector
+            .observe(device_id, Direction::ToDevice, &topic, &payload, false);
         let exchange = async {
             self.client
-                .publish(
-                    format!("devices/{device_id}/cmd"),
-                    QoS::AtMostOnce,
-                    false,
-                    command.encode_to_vec(),
-                )
+                .publish(topic, QoS::AtMostOnce, false, payload)
                 .await
                 .map_err(|_| RequestError::BrokerUnavailable)?;
             receiver.await.map_err(|_| RequestError::Timeout)

@@ -226,6 +226,106 @@ pub fn program_event(payload: &[u8]) -> Result<v1::ProgramEvent, BadPayload> {
     Ok(event)
 }
 
+/// A device message decoded into its fields (protobuf field names, enum names), for the message
+/// inspector; or why it cannot be decoded. Commands (`devices/{id}/cmd`) are decoded too.
+pub fn describe(topic: &str, payload: &[u8]) -> Result<String, String> {
+    fn pretty<M: Message + Default + std::fmt::Debug>(payload: &[u8]) -> Result<String, String> {
+        M::decode(payload)
+            .map(|message| readable(&format!("{message:?}")))
+            .map_err(|error| format!("undecodable: {error}"))
+    }
+    if payload.len() > MAX_TELEMETRY_BYTES {
+        return Err(format!(
+            "{} bytes; larger than any valid message ({MAX_TELEMETRY_BYTES})",
+            payload.len()
+        ));
+    }
+    let is_command = topic
+        .strip_prefix("devices/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, rest)| rest == "cmd");
+    if is_command {
+        return pretty::<v1::Command>(payload);
+    }
+    match parse_topic(topic) {
+        Some((_, TopicKind::Telemetry)) => pretty::<v1::Telemetry>(payload),
+        Some((_, TopicKind::Status)) => pretty::<v1::Status>(payload),
+        Some((_, TopicKind::Program)) => pretty::<v1::ProgramEvent>(payload),
+        Some((_, TopicKind::Reply)) => pretty::<v1::Reply>(payload),
+        None => Err("not a device topic".to_string()),
+    }
+}
+
+/// A message's one-line `Debug` text made easier to read: unset fields (`x: None`) are left out and
+/// `Some(v)` shows as `v`; quoted strings stay as they are.
+fn readable(debug: &str) -> String {
+    let chars: Vec<char> = debug.chars().collect();
+    let mut out = String::with_capacity(debug.len());
+    // For each open parenthesis: whether it was a `Some(` whose closing parenthesis is dropped.
+    let mut opened: Vec<bool> = Vec::new();
+    let mut in_string = false;
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        if in_string {
+            out.push(c);
+            if c == '\\' {
+                if let Some(next) = chars.get(index + 1) {
+                    out.push(*next);
+                    index += 1;
+                }
+            } else if c == '"' {
+                in_string = false;
+            }
+            index += 1;
+            continue;
+        }
+        let rest: String = chars[index..chars.len().min(index + 5)].iter().collect();
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            'S' if rest == "Some(" && !out.ends_with(|c: char| c.is_alphanumeric() || c == '_') => {
+                opened.push(true);
+                index += 5;
+                continue;
+            }
+            '(' => {
+                opened.push(false);
+                out.push(c);
+            }
+            _ if (c.is_alphabetic() || c == '_') && (out.is_empty() || out.ends_with(' ')) => {
+                let ident_end = (index..chars.len())
+                    .find(|&i| !(chars[i].is_alphanumeric() || chars[i] == '_'))
+                    .unwrap_or(chars.len());
+                let unset: Vec<char> = ": None".chars().collect();
+                if chars[ident_end..].starts_with(&unset) {
+                    // An unset field: left out with the comma that separates it.
+                    index = ident_end + unset.len();
+                    if chars[index..].starts_with(&[',', ' ']) {
+                        index += 2;
+                    } else if out.ends_with(", ") {
+                        out.truncate(out.len() - 2);
+                    }
+                    continue;
+                }
+                out.extend(&chars[index..ident_end]);
+                index = ident_end;
+                continue;
+            }
+            ')' => {
+                if !opened.pop().unwrap_or(false) {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+        index += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +337,50 @@ mod tests {
             readings: Some(readings),
         }
         .encode_to_vec()
+    }
+
+    #[test]
+    fn debug_text_reads_without_options() {
+        assert_eq!(
+            readable(
+                "T { a: Some(1.5), b: None, c: Some(R { d: None, e: Some(\"x) None\") }), f: None }"
+            ),
+            "T { a: 1.5, c: R { e: \"x) None\" } }"
+        );
+        assert_eq!(
+            readable("Body(NetworkGet(NetworkGet))"),
+            "Body(NetworkGet(NetworkGet))"
+        );
+        assert_eq!(readable("X { s: \"Some(\" }"), "X { s: \"Some(\" }");
+        assert_eq!(readable("X { s: \"a: None\" }"), "X { s: \"a: None\" }");
+        assert_eq!(readable("X { a: 1, b: None }"), "X { a: 1 }");
+    }
+
+    #[test]
+    fn messages_are_described_by_their_fields() {
+        let payload = encode(
+            v1::Readings {
+                mash_temp_c: Some(65.5),
+                ..v1::Readings::default()
+            },
+            7,
+            0,
+        );
+        let text = describe("devices/d1/telemetry", &payload).unwrap();
+        assert!(text.contains("seq: 7"), "{text}");
+        assert!(
+            text.contains("mash_temp_c") && text.contains("65.5"),
+            "{text}"
+        );
+        let command = v1::Command {
+            request_id: "r1".into(),
+            reply_topic: "devices/d1/reply/r1".into(),
+            body: None,
+        };
+        let text = describe("devices/d1/cmd", &command.encode_to_vec()).unwrap();
+        assert!(text.contains("request_id: \"r1\""), "{text}");
+        assert!(describe("devices/d1/telemetry", &[0xff, 0xff, 0xff]).is_err());
+        assert!(describe("elsewhere", &[]).is_err());
     }
 
     #[test]

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::decode::{self, BadPayload, TopicKind};
 use crate::{
+    errors::ErrorTracker,
+    inspector::Inspector,
     live::LiveHub,
     observability::{KindLabel, Metrics},
     store::{
@@ -34,6 +36,10 @@ pub struct IngestContext {
     pub store: Store,
     pub live: LiveHub,
     pub metrics: Arc<Metrics>,
+    /// Where refused payloads and store failures are counted for the admin site.
+    pub errors: ErrorTracker,
+    /// Where every device message goes for the message inspector.
+    pub inspector: Inspector,
 }
 
 /// Takes messages from the bridge until shutdown, writing them in batches.
@@ -64,21 +70,35 @@ pub async fn run(
                 tracing::warn!(%error, "could not acknowledge a message");
             }
         }
+        let seconds = started.elapsed().as_secs_f64();
+        context.metrics.ingest_batch_seconds.observe(seconds);
+        context.metrics.ingest_batch_last_seconds.set(seconds);
         context
             .metrics
-            .ingest_batch_seconds
-            .observe(started.elapsed().as_secs_f64());
+            .ingest_queue_depth
+            .set(i64::try_from(messages.len()).unwrap_or(i64::MAX));
     }
 }
 
 fn reject(
     errors: &mut Vec<DeviceErrorRecord>,
-    metrics: &Metrics,
+    context: &IngestContext,
     device_id: &str,
     message: &Publish,
     bad: BadPayload,
 ) {
-    metrics
+    context.errors.record(
+        &format!("device.{}", bad.kind),
+        format!("device:{device_id}"),
+        format!(
+            "{} bytes on {}: {}",
+            message.payload.len(),
+            message.topic,
+            bad.reason
+        ),
+    );
+    context
+        .metrics
         .payloads_rejected
         .get_or_create(&KindLabel {
             kind: bad.kind.to_string(),
@@ -132,7 +152,7 @@ async fn write(
                 kind: "unknown_device",
                 reason: "no such registered device".to_string(),
             };
-            reject(&mut batch.errors, &context.metrics, device_id, message, bad);
+            reject(&mut batch.errors, context, device_id, message, bad);
             continue;
         }
         match kind {
@@ -142,7 +162,7 @@ async fn write(
                     point,
                     received_at,
                 }),
-                Err(bad) => reject(&mut batch.errors, &context.metrics, device_id, message, bad),
+                Err(bad) => reject(&mut batch.errors, context, device_id, message, bad),
             },
             TopicKind::Status => match decode::status(&message.payload) {
                 Ok(status) => batch.statuses.push(StatusReport {
@@ -157,7 +177,7 @@ async fn write(
                     // Replayed to a new subscription, not sent by the device just now.
                     retained: message.retain,
                 }),
-                Err(bad) => reject(&mut batch.errors, &context.metrics, device_id, message, bad),
+                Err(bad) => reject(&mut batch.errors, context, device_id, message, bad),
             },
             TopicKind::Reply | TopicKind::Program => {}
         }
@@ -168,6 +188,14 @@ async fn write(
             Ok(outcome) => break outcome,
             Err(error) => {
                 tracing::error!(%error, "ingest: cannot write the batch; retrying");
+                context.errors.record(
+                    "server.ingest_store",
+                    "ingest",
+                    format!(
+                        "cannot write a batch of {} messages: {error}",
+                        messages.len()
+                    ),
+                );
                 if !pause(shutdown, &mut backoff).await {
                     return false;
                 }

@@ -13,7 +13,7 @@ pub mod ingest;
 
 use std::time::Duration;
 
-use app::model::telemetry::LiveEvent;
+use app::model::{admin::Direction, telemetry::LiveEvent};
 use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, Transport};
 use tokio::{
@@ -142,7 +142,7 @@ impl Bridge {
         // broker's in-flight window, so this never fills in practice; if it did, nothing waits on it.
         let (client, event_loop) = AsyncClient::new(options, REQUEST_QUEUE);
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
-        let commands = CommandBus::new(client.clone(), state.clone());
+        let commands = CommandBus::new(client.clone(), state.clone(), context.inspector.clone());
         let (to_ingest, from_bridge) = mpsc::channel(INGEST_QUEUE);
         let ingest = tokio::spawn(ingest::run(
             from_bridge,
@@ -211,7 +211,17 @@ impl Router {
     }
 
     async fn route(&self, message: Publish) {
-        match decode::parse_topic(&message.topic).map(|(id, kind)| (id.to_string(), kind)) {
+        let parsed = decode::parse_topic(&message.topic).map(|(id, kind)| (id.to_string(), kind));
+        if let Some((device_id, _)) = &parsed {
+            self.context.inspector.observe(
+                device_id,
+                Direction::FromDevice,
+                &message.topic,
+                &message.payload,
+                message.retain,
+            );
+        }
+        match parsed {
             Some((_, TopicKind::Telemetry | TopicKind::Status)) => {
                 // Waits when the pipeline is full: the broker then holds messages back.
                 if self.to_ingest.send(message).await.is_err() {
@@ -222,6 +232,15 @@ impl Router {
             Some((device_id, TopicKind::Reply)) => {
                 if let Err(reason) = self.commands.complete(&device_id, &message.payload) {
                     tracing::info!(device_id, reason, "undecodable command reply");
+                    self.context.errors.record(
+                        "device.undecodable",
+                        format!("device:{device_id}"),
+                        format!(
+                            "{} bytes on {}: {reason}",
+                            message.payload.len(),
+                            message.topic
+                        ),
+                    );
                 }
             }
             Some((device_id, TopicKind::Program)) => {
@@ -240,7 +259,17 @@ impl Router {
                             .publish(LiveEvent::Program { device_id, event });
                     }
                     Err(bad) => {
-                        tracing::info!(device_id, kind = bad.kind, reason = %bad.reason, "program event refused")
+                        tracing::info!(device_id, kind = bad.kind, reason = %bad.reason, "program event refused");
+                        self.context.errors.record(
+                            &format!("device.{}", bad.kind),
+                            format!("device:{device_id}"),
+                            format!(
+                                "{} bytes on {}: {}",
+                                message.payload.len(),
+                                message.topic,
+                                bad.reason
+                            ),
+                        );
                     }
                 }
             }

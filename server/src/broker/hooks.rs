@@ -17,13 +17,14 @@ use rmqtt::{
 };
 
 use super::{BrokerSettings, LISTENER_PLAIN, LISTENER_TLS};
-use crate::{observability::Metrics, store::Store};
+use crate::{errors::ErrorTracker, observability::Metrics, store::Store};
 
 /// Who may connect.
 pub struct Policy {
     bridge_username: String,
     bridge_password: String,
     store: Store,
+    errors: ErrorTracker,
 }
 
 impl Policy {
@@ -32,6 +33,7 @@ impl Policy {
             bridge_username: settings.bridge_username.clone(),
             bridge_password: settings.bridge_password.clone(),
             store: settings.store.clone(),
+            errors: settings.errors.clone(),
         }
     }
 
@@ -60,6 +62,12 @@ impl Policy {
         };
         verdict.unwrap_or_else(|reason| {
             tracing::info!(client_id = %connect.client_id(), listener, reason, "MQTT connect refused");
+            let listener = if listener == LISTENER_TLS { "device" } else { "bridge" };
+            self.errors.record(
+                "device.connect_refused",
+                format!("client:{}", connect.client_id()),
+                format!("{listener} listener: client {} refused: {reason}", connect.client_id()),
+            );
             AuthResult::NotAuthorized
         })
     }
@@ -186,6 +194,14 @@ impl Handler for SharedHooks {
                     SubscribeAclResult::new_success(subscribe.opts.qos(), None)
                 } else {
                     tracing::info!(client_id = %session.id.client_id, filter = %subscribe.topic_filter, "MQTT subscribe refused");
+                    hooks.policy.errors.record(
+                        "device.acl_denied",
+                        format!("device:{}", session.id.client_id),
+                        format!(
+                            "device {} may not subscribe to {}",
+                            session.id.client_id, subscribe.topic_filter
+                        ),
+                    );
                     SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))
@@ -199,6 +215,16 @@ impl Handler for SharedHooks {
                     PublishAclResult::allow()
                 } else {
                     tracing::info!(client_id = %session.id.client_id, topic = %publish.topic, "MQTT publish refused");
+                    hooks.policy.errors.record(
+                        "device.acl_denied",
+                        format!("device:{}", session.id.client_id),
+                        format!(
+                            "device {} may not publish to {}{}",
+                            session.id.client_id,
+                            publish.topic,
+                            if publish.retain { " (retained)" } else { "" }
+                        ),
+                    );
                     PublishAclResult::rejected(false, Some("not authorized".into()))
                 };
                 (false, Some(HookResult::PublishAclResult(result)))

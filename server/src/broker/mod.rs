@@ -46,6 +46,8 @@ pub struct BrokerSettings {
     pub tls: TlsListener,
     /// Where devices and certificates are looked up at connect.
     pub store: crate::store::Store,
+    /// Where refused connections and ACL denials are counted for the admin site.
+    pub errors: crate::errors::ErrorTracker,
 }
 
 /// The embedded broker could not start.
@@ -183,6 +185,16 @@ impl BrokerHandle {
     /// Clients connected now.
     pub async fn connected_clients(&self) -> i64 {
         self.context.connections.count() as i64
+    }
+
+    /// Subscriptions of every session now.
+    pub async fn subscriptions(&self) -> i64 {
+        self.context
+            .extends
+            .shared()
+            .await
+            .subscriptions_count()
+            .await as i64
     }
 
     /// Disconnects a client and discards its session; `false` when it had none.

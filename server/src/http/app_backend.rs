@@ -3,9 +3,14 @@
 use app::{
     model::{
         account::{ApiToken, User},
+        admin::{
+            AdminUser, AdminUserDetail, AuditEntry, AuditFilter, BrokerStatus, ErrorGroup,
+            FleetDevice, FleetFilter,
+        },
         control::{ControlAnswer, ControlRequest},
         device::{Device, DeviceDetail},
         flash::Flash,
+        page::Page,
         telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     },
     server_fns::backend::Backend,
@@ -194,6 +199,67 @@ impl Backend for AppBackend {
             .await
             .map_err(|problem| problem.detail)
     }
+
+    async fn admin_users(
+        &self,
+        request: &Parts,
+        query: String,
+        cursor: Option<String>,
+    ) -> Result<Page<AdminUser>, String> {
+        self.services
+            .admin_users(&actor(request), &query, cursor.as_deref(), ADMIN_PAGE)
+            .await
+            .map_err(message)
+    }
+
+    async fn admin_user(
+        &self,
+        request: &Parts,
+        id: String,
+    ) -> Result<Option<AdminUserDetail>, String> {
+        match self.services.admin_user(&actor(request), &id).await {
+            Ok(detail) => Ok(Some(detail)),
+            Err(ServiceError::NotFound) => Ok(None),
+            Err(error) => Err(message(error)),
+        }
+    }
+
+    async fn admin_fleet(
+        &self,
+        request: &Parts,
+        filter: FleetFilter,
+        cursor: Option<String>,
+    ) -> Result<Page<FleetDevice>, String> {
+        self.services
+            .admin_fleet(&actor(request), &filter, cursor.as_deref(), ADMIN_PAGE)
+            .await
+            .map_err(message)
+    }
+
+    async fn admin_broker(&self, request: &Parts) -> Result<BrokerStatus, String> {
+        self.services
+            .admin_broker_status(&actor(request))
+            .map_err(message)
+    }
+
+    async fn admin_audit(
+        &self,
+        request: &Parts,
+        filter: AuditFilter,
+        cursor: Option<String>,
+    ) -> Result<Page<AuditEntry>, String> {
+        self.services
+            .admin_audit(&actor(request), &filter, cursor.as_deref(), ADMIN_PAGE)
+            .await
+            .map_err(message)
+    }
+
+    async fn admin_errors(&self, request: &Parts) -> Result<Vec<ErrorGroup>, String> {
+        self.services
+            .admin_errors(&actor(request))
+            .await
+            .map_err(message)
+    }
 }
 
 /// The service command for a page's request.
@@ -223,3 +289,6 @@ fn device_command(request: ControlRequest) -> Result<DeviceCommand, String> {
         },
     })
 }
+
+/// Rows per page of the admin site's lists.
+const ADMIN_PAGE: u32 = 50;

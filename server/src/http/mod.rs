@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 use crate::{
-    auth::session_store::DbSessionStore, bridge::BridgeState, broker::BrokerHandle,
+    auth::session_store::DbSessionStore, bridge::BridgeState, monitor::BrokerMonitor,
     observability::HttpLabels, observability::Metrics, services::Services, store::Store,
 };
 
@@ -37,8 +37,8 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub bridge: tokio::sync::watch::Receiver<BridgeState>,
-    /// The embedded broker, when it runs in this process.
-    pub broker: Option<BrokerHandle>,
+    /// Broker and bridge figures (and the embedded broker's gauges for `/metrics`).
+    pub monitor: BrokerMonitor,
     pub services: Services,
     /// The session cookie's name (`__Host-` prefixed when served over HTTPS).
     pub session_cookie: String,
@@ -110,8 +110,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts answered requests by method and status for `/metrics`.
+/// Counts answered requests by method and status for `/metrics`, and server errors for the admin site
+/// (504 is a device's silence, counted as a command timeout instead).
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || "(no route)".to_string(),
+        |path| path.as_str().to_string(),
+    );
+    let request_line = format!("{} {route}", request.method());
     // A fixed set of labels: any token is a valid HTTP method, and each would be a series forever.
     let method = match request.method().as_str() {
         known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => {
@@ -120,6 +126,18 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         _ => "other".to_string(),
     };
     let response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() && status != axum::http::StatusCode::GATEWAY_TIMEOUT {
+        let code = response
+            .extensions()
+            .get::<problem::ProblemCode>()
+            .map_or("", |code| code.0.as_str());
+        state.services.errors.record(
+            "server.http_5xx",
+            request_line.clone(),
+            format!("{request_line} answered {status} {code}"),
+        );
+    }
     state
         .metrics
         .http_requests

@@ -78,12 +78,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus metrics in the OpenMetrics text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Some(broker) = &state.broker {
-        state
-            .metrics
-            .broker_clients
-            .set(broker.connected_clients().await);
-    }
+    state.monitor.refresh_broker_gauges().await;
     (
         [(
             header::CONTENT_TYPE,

@@ -43,6 +43,10 @@ impl Problem {
     }
 }
 
+/// The `code` of a problem answer, kept on the response for the error tracker.
+#[derive(Debug, Clone)]
+pub struct ProblemCode(pub String);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -58,6 +62,9 @@ impl IntoResponse for Problem {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response
+            .extensions_mut()
+            .insert(ProblemCode(self.code.clone()));
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -39,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/rename", post(rename_device))
         .route("/devices/{id}/rotate", post(rotate_certificate))
         .route("/devices/{id}/unregister", post(unregister_device))
+        .route("/admin/users/{id}/{change}", post(admin_change_user))
+        .route("/admin/devices/{id}/{action}", post(admin_device_action))
 }
 
 /// A flash for `form` from a service error, keeping the given values.
@@ -438,4 +440,79 @@ async fn unregister_device(
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(error) => redirect_with(&session, failed("certificate", error, &[]), &back).await,
     }
+}
+
+/// `POST /admin/users/{id}/disable|enable|promote|demote`: the admin site's user buttons.
+async fn admin_change_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path((id, change)): Path<(String, String)>,
+) -> Response {
+    let services = &state.services;
+    let outcome = match change.as_str() {
+        "disable" => services
+            .admin_set_disabled(&actor, &id, true, &origin)
+            .await
+            .map(|_| "Account disabled: its sessions ended and its tokens no longer work."),
+        "enable" => services
+            .admin_set_disabled(&actor, &id, false, &origin)
+            .await
+            .map(|_| "Account enabled."),
+        "promote" => services
+            .admin_set_role(&actor, &id, Role::Staff, &origin)
+            .await
+            .map(|_| "The user is now staff."),
+        "demote" => services
+            .admin_set_role(&actor, &id, Role::Brewer, &origin)
+            .await
+            .map(|_| "The user is now a brewer."),
+        _ => Err(ServiceError::NotFound),
+    };
+    let flash = match outcome {
+        Ok(text) => notice("admin", text),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed("admin", error, &[]),
+    };
+    redirect_with(&session, flash, &format!("/admin/users/{id}")).await
+}
+
+/// `POST /admin/devices/{id}/revoke|disconnect`: the fleet page's buttons.
+async fn admin_device_action(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let services = &state.services;
+    let outcome = match action.as_str() {
+        "revoke" => services
+            .admin_revoke_certificate(&actor, &id, &origin)
+            .await
+            .map(|revoked| {
+                format!(
+                    "Device {id}: {} certificate(s) revoked; it was disconnected and cannot connect until its owner rotates the certificate.",
+                    revoked.len()
+                )
+            }),
+        "disconnect" => services
+            .admin_disconnect_device(&actor, &id, &origin)
+            .await
+            .map(|was_connected| {
+                if was_connected {
+                    format!("Device {id} was disconnected (it may connect again).")
+                } else {
+                    format!("Device {id} was not connected.")
+                }
+            }),
+        _ => Err(ServiceError::NotFound),
+    };
+    let flash = match outcome {
+        Ok(text) => notice("admin", &text),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed("admin", error, &[]),
+    };
+    redirect_with(&session, flash, "/admin/devices").await
 }

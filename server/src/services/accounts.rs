@@ -176,6 +176,11 @@ impl Services {
                 false
             }
         };
+        // A failed attempt on a known account is recorded about that account.
+        let subject = record
+            .as_ref()
+            .map(|record| format!("user:{}", record.user.id))
+            .unwrap_or_default();
         let Some(record) = record.filter(|_| matches) else {
             for key in &keys {
                 self.store
@@ -186,7 +191,7 @@ impl Services {
             self.audit(
                 &Actor::Anonymous,
                 "auth.login_failed",
-                String::new(),
+                subject,
                 detail,
                 origin,
             )

@@ -206,6 +206,17 @@ impl Services {
             Err(ServiceError::DeviceTimeout) => ("timeout", None),
             Err(error) => ("error", Some(json!({ "error": error.to_string() }))),
         };
+        if name == "timeout" {
+            self.errors.record(
+                "device.command_timeout",
+                format!("device:{device_id}"),
+                format!(
+                    "{} command to device {device_id} got no reply within {} ms",
+                    record.kind,
+                    support.command_timeout.as_millis()
+                ),
+            );
+        }
         record.outcome = name.to_string();
         record.result = result;
         record.latency_ms = Some(latency_ms);

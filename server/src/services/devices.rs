@@ -34,6 +34,10 @@ pub struct DeviceSupport {
     /// Where command events go for live streams.
     pub live: crate::live::LiveHub,
     pub metrics: Arc<crate::observability::Metrics>,
+    /// Broker and bridge figures for the admin site.
+    pub monitor: crate::monitor::BrokerMonitor,
+    /// Decoded device traffic for the admin site's message inspector.
+    pub inspector: crate::inspector::Inspector,
 }
 
 impl std::fmt::Debug for DeviceSupport {
@@ -397,7 +401,7 @@ impl Services {
     /// After certificates were revoked: the device is disconnected, then the revocation list rewritten.
     /// The revocation itself is committed already, so a failure to write the file is logged (the daily
     /// rewrite repairs it), not reported as a failed revocation.
-    async fn after_revocation(&self, device_id: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn after_revocation(&self, device_id: &str) -> Result<(), ServiceError> {
         let support = self.device_support()?;
         if let Some(broker) = &support.broker {
             broker.disconnect(device_id).await;

@@ -2,6 +2,7 @@
 //! [`Actor`](crate::auth::Actor) and decides authorization here, once, for every caller.
 
 pub mod accounts;
+pub mod admin;
 pub mod commands;
 pub mod devices;
 pub mod telemetry;
@@ -11,6 +12,7 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
 use crate::{
     auth::{Actor, Denied},
+    errors::ErrorTracker,
     store::{Store, StoreError, audit::NewAuditEvent},
 };
 
@@ -78,6 +80,8 @@ impl ServiceError {
 #[derive(Debug, Clone)]
 pub struct Services {
     pub store: Store,
+    /// Where server errors and device problems are counted for the admin site.
+    pub errors: ErrorTracker,
     devices: Option<Arc<devices::DeviceSupport>>,
 }
 
@@ -86,8 +90,14 @@ impl Services {
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            errors: ErrorTracker::default(),
             devices: None,
         }
+    }
+
+    /// Counts errors into this tracker (the one the broker and the bridge use) instead of its own.
+    pub fn with_errors(self, errors: ErrorTracker) -> Self {
+        Self { errors, ..self }
     }
 
     /// Adds what device operations need: the PKI, the broker, and the address devices connect to.

@@ -98,38 +98,44 @@ impl Services {
         Ok((status, receiver))
     }
 
-    /// Whether a live stream opened by `actor` (with this web session, if by cookie) may go on: its
-    /// credential still exists, its account is still enabled, and the device is still its to see.
+    /// The caller as they are now, if the credential a stream was opened with (this web session, if by
+    /// cookie) still exists and the account is still enabled; `None` otherwise.
+    pub async fn caller_now(&self, actor: &Actor, session_id: Option<&str>) -> Option<Actor> {
+        let Actor::User(user) = actor else {
+            return None;
+        };
+        let credential_valid = match &user.credential {
+            Credential::Token(token_id) => self.store.token_exists(token_id).await.unwrap_or(false),
+            Credential::Session => match session_id {
+                Some(id) => self
+                    .store
+                    .session_load(id, Utc::now().timestamp_millis())
+                    .await
+                    .is_ok_and(|data| data.is_some()),
+                None => false,
+            },
+        };
+        if !credential_valid {
+            return None;
+        }
+        self.actor_for_session(&user.id)
+            .await
+            .ok()
+            .filter(|now| *now != Actor::Anonymous)
+    }
+
+    /// Whether a live stream opened by `actor` may go on: its credential still holds and the device is
+    /// still the caller's to see.
     pub async fn may_keep_streaming(
         &self,
         actor: &Actor,
         session_id: Option<&str>,
         device_id: &str,
     ) -> bool {
-        let credential_valid = match actor {
-            Actor::User(user) => match &user.credential {
-                Credential::Token(token_id) => {
-                    self.store.token_exists(token_id).await.unwrap_or(false)
-                }
-                Credential::Session => match session_id {
-                    Some(id) => self
-                        .store
-                        .session_load(id, Utc::now().timestamp_millis())
-                        .await
-                        .is_ok_and(|data| data.is_some()),
-                    None => false,
-                },
-            },
-            _ => false,
-        };
-        let enabled = match actor {
-            Actor::User(user) => self
-                .actor_for_session(&user.id)
-                .await
-                .is_ok_and(|now| now != Actor::Anonymous),
-            _ => false,
-        };
-        credential_valid && enabled && self.device(actor, device_id).await.is_ok()
+        match self.caller_now(actor, session_id).await {
+            Some(now) => self.device(&now, device_id).await.is_ok(),
+            None => false,
+        }
     }
 
     /// The payloads of a device that were refused, newest first.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{Store, StoreError, from_millis, like_escape, to_millis};
 
 /// An entry to append to the audit log.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,19 @@ pub struct AuditEvent {
     pub subject: String,
     pub detail: serde_json::Value,
     pub source_ip: Option<String>,
+}
+
+/// Which entries [`Store::audit_search`] returns; `None` parts match everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditQuery<'a> {
+    /// Entries by or about this user.
+    pub user_id: Option<&'a str>,
+    /// Entries about this device.
+    pub device_id: Option<&'a str>,
+    /// An action (`auth.login`) or a family of them (`auth`).
+    pub kind: Option<&'a str>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// One page of the audit log, newest first.
@@ -63,18 +76,29 @@ impl Store {
         Ok(id)
     }
 
-    /// Entries older than `before` (all when `None`), newest first, at most `limit` (1 to 500).
-    pub async fn audit_list(
+    /// Entries matching `filter` with ids below `before` (all when `None`), newest first, at most
+    /// `limit` (1 to 1000).
+    pub async fn audit_search(
         &self,
+        filter: &AuditQuery<'_>,
         before: Option<i64>,
         limit: u32,
     ) -> Result<AuditPage, StoreError> {
-        let limit = i64::from(limit.clamp(1, 500));
+        let limit = i64::from(limit.clamp(1, 1000));
+        let family = filter.kind.map(|kind| format!("{}.%", like_escape(kind)));
         let rows = sqlx::query(
             "SELECT id, at_ms, actor, action, subject, detail, source_ip FROM audit_log \
-             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+             WHERE id < $1 AND ($2 = '' OR actor = $2 OR subject = $2) AND ($3 = '' OR subject = $3) \
+             AND ($4 = '' OR action = $4 OR action LIKE $5 ESCAPE '\\') AND at_ms >= $6 AND at_ms < $7 \
+             ORDER BY id DESC LIMIT $8",
         )
         .bind(before.unwrap_or(i64::MAX))
+        .bind(filter.user_id.map(|id| format!("user:{id}")).unwrap_or_default())
+        .bind(filter.device_id.map(|id| format!("device:{id}")).unwrap_or_default())
+        .bind(filter.kind.unwrap_or(""))
+        .bind(family.unwrap_or_default())
+        .bind(filter.from.map_or(i64::MIN, to_millis))
+        .bind(filter.to.map_or(i64::MAX, to_millis))
         .bind(limit + 1)
         .fetch_all(self.pool())
         .await?;

@@ -310,3 +310,117 @@ impl Store {
             .map_err(StoreError::from)
     }
 }
+
+/// A device of the fleet as the store reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRow {
+    pub device: Device,
+    pub owner_email: String,
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub firmware: String,
+    pub messages_last_minute: u64,
+}
+
+/// Which devices [`Store::fleet`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct FleetQuery<'a> {
+    /// Part of the device id, name, model or owner's email (case-insensitive); empty: any.
+    pub text: &'a str,
+    pub online: Option<bool>,
+    pub owner_id: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// Whether a device is online at `$NOW`: it said so and was heard from within its liveness window
+/// (three reporting intervals, at least 15 s; 60 s without one), as `DeviceStatus::liveness_window`.
+const ONLINE_AT_NOW: &str = "CASE WHEN s.online = 1 AND s.last_seen_ms >= $NOW - CASE \
+    WHEN s.report_interval_s = 0 THEN 60000 \
+    WHEN s.report_interval_s < 5 THEN 15000 \
+    ELSE s.report_interval_s * 3000 END THEN 1 ELSE 0 END";
+
+impl Store {
+    /// Every user's devices with owner and liveness, filtered, ordered by id, one page.
+    pub async fn fleet(
+        &self,
+        query: &FleetQuery<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<FleetRow>, Option<String>), StoreError> {
+        let limit = i64::from(query.limit.clamp(1, 500));
+        let online = ONLINE_AT_NOW.replace("$NOW", "$6");
+        let rows = sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS}, u.email AS owner_email, s.firmware, s.last_seen_ms, {online} AS live, \
+             (SELECT COUNT(*) FROM telemetry t WHERE t.device_id = d.id AND t.time_ms >= $6 - 60000) AS recent \
+             FROM {DEVICE_FROM} JOIN users u ON u.id = d.owner_id \
+             LEFT JOIN device_status s ON s.device_id = d.id \
+             WHERE ($1 = '' OR d.id > $1) \
+             AND ($2 = '%%' OR LOWER(d.id) LIKE $2 ESCAPE '\\' OR LOWER(d.name) LIKE $2 ESCAPE '\\' \
+                  OR LOWER(d.model) LIKE $2 ESCAPE '\\' OR u.email_key LIKE $2 ESCAPE '\\') \
+             AND ($3 = '' OR d.owner_id = $3) \
+             AND ($4 < 0 OR {online} = $4) \
+             ORDER BY d.id LIMIT $5"
+        ))
+        .bind(query.after.unwrap_or(""))
+        .bind(super::contains_pattern(query.text))
+        .bind(query.owner_id.unwrap_or(""))
+        .bind(query.online.map_or(-1_i64, i64::from))
+        .bind(limit + 1)
+        .bind(to_millis(now))
+        .fetch_all(self.pool())
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| {
+                Ok(FleetRow {
+                    device: device(row)?,
+                    owner_email: row.try_get("owner_email")?,
+                    online: row.try_get::<i64, _>("live")? == 1,
+                    last_seen: row
+                        .try_get::<Option<i64>, _>("last_seen_ms")?
+                        .map(from_millis),
+                    firmware: row
+                        .try_get::<Option<String>, _>("firmware")?
+                        .unwrap_or_default(),
+                    messages_last_minute: u64::try_from(row.try_get::<i64, _>("recent")?)
+                        .unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let next_after = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|row| row.device.id.clone())
+        } else {
+            None
+        };
+        Ok((items, next_after))
+    }
+
+    /// Revokes every valid certificate of a device (it keeps its registration and can be given a new
+    /// one by rotation). `None`: no such device; else the serials revoked.
+    pub async fn certificates_revoke(
+        &self,
+        device_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        // Locks the device row against a concurrent rotation, as `certificate_replace` does.
+        let device = sqlx::query("UPDATE devices SET updated_at_ms = $2 WHERE id = $1")
+            .bind(device_id)
+            .bind(to_millis(at))
+            .execute(&mut *transaction)
+            .await?;
+        if device.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let revoked: Vec<String> = sqlx::query_scalar(
+            "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
+        )
+        .bind(device_id)
+        .bind(to_millis(at))
+        .fetch_all(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(Some(revoked))
+    }
+}

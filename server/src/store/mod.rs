@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod devices;
+pub mod errors;
 pub mod login_failures;
 pub mod sessions;
 pub mod telemetry;
@@ -71,6 +72,24 @@ impl StoreError {
             _ => Self::Database(error),
         }
     }
+}
+
+/// `text` with the `LIKE` wildcards escaped, for patterns written with `ESCAPE '\'`.
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) that finds `text` anywhere, case-insensitively; `%%` for an
+/// empty text.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    format!("%{}%", like_escape(&text.trim().to_lowercase()))
 }
 
 /// The database behind every service.

@@ -79,6 +79,23 @@ impl Store {
         Ok(result.rows_affected())
     }
 
+    /// A user's unexpired sessions as (stored id, expiry in Unix ms), the latest expiry first.
+    pub async fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, expires_at_ms FROM sessions WHERE user_id = $1 AND expires_at_ms > $2 \
+             ORDER BY expires_at_ms DESC LIMIT 500",
+        )
+        .bind(user_id)
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
+    }
+
     /// Removes expired sessions; returns how many.
     pub async fn sessions_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")

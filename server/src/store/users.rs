@@ -4,7 +4,7 @@ use app::model::account::{Role, User};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{Store, StoreError, contains_pattern, from_millis, to_millis};
 
 /// A stored user, with what only the server sees.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,5 +148,143 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(result.rows_affected() == 1)
+    }
+}
+
+/// One page of users for the admin site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPage {
+    /// Users with how many devices each has.
+    pub items: Vec<(User, u64)>,
+    pub next_after: Option<String>,
+}
+
+/// Why a guarded change of a staff account did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffChange {
+    Done,
+    NoSuchUser,
+    /// It would leave no enabled staff account.
+    LastStaff,
+}
+
+/// Enabled staff accounts other than `$1`.
+const OTHER_ACTIVE_STAFF: &str =
+    "(SELECT COUNT(*) FROM users WHERE role = 'staff' AND disabled_at_ms IS NULL AND id <> $1)";
+
+impl Store {
+    /// Users whose email or name contains `query` (all when empty), with ids after `after`, at most
+    /// `limit` (1 to 500), oldest first.
+    pub async fn users_search(
+        &self,
+        query: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<UserPage, StoreError> {
+        let limit = i64::from(limit.clamp(1, 500));
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, (SELECT COUNT(*) FROM devices d WHERE d.owner_id = users.id) AS device_count \
+             FROM users WHERE ($1 = '' OR id > $1) \
+             AND ($2 = '%%' OR email_key LIKE $2 ESCAPE '\\' OR LOWER(name) LIKE $2 ESCAPE '\\') \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(contains_pattern(query))
+        .bind(limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| {
+                let devices: i64 = row.try_get("device_count")?;
+                Ok((user_record(row)?.user, u64::try_from(devices).unwrap_or(0)))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let next_after = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|(user, _)| user.id.clone())
+        } else {
+            None
+        };
+        Ok(UserPage { items, next_after })
+    }
+
+    /// Sets a user's role; refuses to demote the last enabled staff account.
+    pub async fn user_set_role(
+        &self,
+        id: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<StaffChange, StoreError> {
+        self.guarded_staff_change(
+            id,
+            &format!(
+                "UPDATE users SET role = $3, updated_at_ms = $2 WHERE id = $1 \
+                 AND ($3 = 'staff' OR role <> 'staff' OR disabled_at_ms IS NOT NULL OR {OTHER_ACTIVE_STAFF} > 0)"
+            ),
+            Some(role.as_str()),
+            at,
+        )
+        .await
+    }
+
+    /// Disables an account (from `at` on); refuses to disable the last enabled staff account.
+    pub async fn user_disable(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<StaffChange, StoreError> {
+        self.guarded_staff_change(
+            id,
+            &format!(
+                "UPDATE users SET disabled_at_ms = COALESCE(disabled_at_ms, $2), updated_at_ms = $2 WHERE id = $1 \
+                 AND (role <> 'staff' OR disabled_at_ms IS NOT NULL OR {OTHER_ACTIVE_STAFF} > 0)"
+            ),
+            None,
+            at,
+        )
+        .await
+    }
+
+    /// Runs an update of one user (`$1` id, `$2` time, `$3` the new role if any) whose condition counts
+    /// the staff.
+    /// On PostgreSQL two such updates could each count the other's row as staff and both pass, so they
+    /// take one advisory lock in turn; SQLite runs one write at a time anyway.
+    async fn guarded_staff_change(
+        &self,
+        id: &str,
+        update: &str,
+        role: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<StaffChange, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        if self.backend() == super::Backend::Postgres {
+            // Selects a constant: the Any driver cannot decode the function's `void`.
+            sqlx::query(
+                "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7262737)) AS advisory",
+            )
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let mut query = sqlx::query(update).bind(id).bind(to_millis(at));
+        if let Some(role) = role {
+            query = query.bind(role);
+        }
+        let changed = query.execute(&mut *transaction).await?.rows_affected();
+        let outcome = if changed == 1 {
+            StaffChange::Done
+        } else {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            if exists.is_some() {
+                StaffChange::LastStaff
+            } else {
+                StaffChange::NoSuchUser
+            }
+        };
+        transaction.commit().await?;
+        Ok(outcome)
     }
 }

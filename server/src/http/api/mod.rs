@@ -1,5 +1,6 @@
 //! The JSON API, `/api/v1`: thin handlers that call the services.
 
+mod admin;
 mod auth;
 mod control;
 mod devices;
@@ -70,6 +71,18 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/network", get(control::network))
         .route("/devices/{id}/reset", post(control::reset))
         .route("/devices/{id}/uart", post(control::uart))
+        .route("/admin/users", get(admin::users))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).patch(admin::update_user),
+        )
+        .route("/admin/devices", get(admin::devices))
+        .route("/admin/devices/{id}/revoke", post(admin::revoke))
+        .route("/admin/devices/{id}/disconnect", post(admin::disconnect))
+        .route("/admin/devices/{id}/inspect", get(admin::inspect))
+        .route("/admin/broker", get(admin::broker))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/errors", get(admin::errors))
         .fallback(problem::api_not_found)
         .method_not_allowed_fallback(problem::api_method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -49,7 +49,7 @@ pub struct SeriesParams {
     bucket: Option<u64>,
 }
 
-fn parse_time(
+pub(super) fn parse_time(
     field: &'static str,
     text: Option<&str>,
 ) -> Result<Option<DateTime<Utc>>, ServiceError> {
