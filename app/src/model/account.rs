@@ -40,6 +40,9 @@ pub struct User {
     /// Disabled accounts cannot log in or use their tokens.
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// How recipes and sessions show amounts to this user.
+    #[serde(default)]
+    pub units: crate::model::recipe::Units,
 }
 
 /// An API token as its owner sees it in lists (the secret itself is shown only once, at creation).

@@ -7,4 +7,6 @@ pub mod control;
 pub mod device;
 pub mod flash;
 pub mod page;
+pub mod recipe;
+pub mod session;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use crate::{
     model::{
         account::{ApiToken, Role, User},
         flash::Flash,
+        recipe::Units,
     },
     server_fns::{current_user, my_tokens, take_flash},
 };
@@ -71,6 +72,7 @@ fn ProfileCard(user: User, flash: Option<Flash>) -> impl IntoView {
     };
     let name = typed("name").unwrap_or(user.name);
     let email = typed("email").unwrap_or(user.email);
+    let units = user.units;
     view! {
         <Card id="profile" title="Profile">
             <form method="post" action="/account/profile" class="space-y-4">
@@ -79,6 +81,13 @@ fn ProfileCard(user: User, flash: Option<Flash>) -> impl IntoView {
                     value=name error=Flash::error(&flash, "profile", "name") />
                 <Field form="profile" name="email" label="Email" kind="email" autocomplete="email"
                     value=email error=Flash::error(&flash, "profile", "email") />
+                <div>
+                    <label for="profile-units" class="block text-sm font-medium">"Units in recipes"</label>
+                    <select id="profile-units" name="units" class="mt-1 block rounded-md border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-800">
+                        <option value="metric" selected=units == Units::Metric>"Metric (kg, l, °C)"</option>
+                        <option value="imperial" selected=units == Units::Imperial>"Imperial (lb, gal, °F)"</option>
+                    </select>
+                </div>
                 <SubmitButton label="Save profile" />
             </form>
         </Card>

@@ -171,6 +171,7 @@ async fn logout(session: Session) -> Response {
 pub struct ProfileForm {
     name: String,
     email: String,
+    units: Option<String>,
 }
 
 async fn update_profile(
@@ -183,6 +184,7 @@ async fn update_profile(
     let change = ProfileChange {
         name: Some(form.name.clone()),
         email: Some(form.email.clone()),
+        units: form.units.clone(),
     };
     let flash = match state.services.update_me(&actor, change, &origin).await {
         Ok(_) => notice("profile", "Profile saved."),

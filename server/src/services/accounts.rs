@@ -2,7 +2,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use app::model::account::{Role, User};
+use app::model::{
+    account::{Role, User},
+    recipe::Units,
+};
 use chrono::Utc;
 
 use super::{Origin, ServiceError, Services, blocking};
@@ -31,6 +34,8 @@ pub struct NewAccount {
 pub struct ProfileChange {
     pub name: Option<String>,
     pub email: Option<String>,
+    /// `metric` or `imperial`.
+    pub units: Option<String>,
 }
 
 fn check_email(email: &str, errors: &mut BTreeMap<&'static str, String>) {
@@ -284,7 +289,7 @@ impl Services {
             .user)
     }
 
-    /// Changes the caller's name and/or email.
+    /// Changes the caller's name, email and/or units.
     pub async fn update_me(
         &self,
         actor: &Actor,
@@ -301,10 +306,17 @@ impl Services {
         let mut errors = BTreeMap::new();
         check_email(&email, &mut errors);
         check_name(&name, &mut errors);
+        let units = match change.units.as_deref() {
+            None => current.units,
+            Some(text) => Units::parse(text).unwrap_or_else(|| {
+                errors.insert("units", "Choose metric or imperial.".to_string());
+                current.units
+            }),
+        };
         ok_or_invalid(errors)?;
         match self
             .store
-            .user_update_profile(&current.id, &name, &email, Utc::now())
+            .user_update_profile(&current.id, &name, &email, units, Utc::now())
             .await
         {
             Ok(true) => {}

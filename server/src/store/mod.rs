@@ -4,9 +4,11 @@
 //! (BIGINT) so that both dialects index and compare them the same way.
 
 pub mod audit;
+pub mod brew_sessions;
 pub mod devices;
 pub mod errors;
 pub mod login_failures;
+pub mod recipes;
 pub mod sessions;
 pub mod telemetry;
 pub mod tokens;

@@ -1,6 +1,9 @@
 //! User accounts.
 
-use app::model::account::{Role, User};
+use app::model::{
+    account::{Role, User},
+    recipe::Units,
+};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
@@ -23,7 +26,7 @@ pub struct NewUser<'a> {
     pub role: Role,
 }
 
-const COLUMNS: &str = "id, email, name, password_hash, role, disabled_at_ms, created_at_ms";
+const COLUMNS: &str = "id, email, name, password_hash, role, disabled_at_ms, created_at_ms, units";
 
 fn user_record(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -36,6 +39,7 @@ fn user_record(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
             role: Role::parse(&role).unwrap_or(Role::Brewer),
             disabled: disabled_at.is_some(),
             created_at: from_millis(row.try_get("created_at_ms")?),
+            units: Units::parse(&row.try_get::<String, _>("units")?).unwrap_or_default(),
         },
         password_hash: row.try_get("password_hash")?,
     })
@@ -88,22 +92,25 @@ impl Store {
         Ok(row.as_ref().map(user_record).transpose()?)
     }
 
-    /// Changes name and email; [`StoreError::Conflict`] when the email is taken. `false`: no such user.
+    /// Changes name, email and units; [`StoreError::Conflict`] when the email is taken. `false`: no such
+    /// user.
     pub async fn user_update_profile(
         &self,
         id: &str,
         name: &str,
         email: &str,
+        units: Units,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE users SET name = $2, email = $3, email_key = $4, updated_at_ms = $5 WHERE id = $1",
+            "UPDATE users SET name = $2, email = $3, email_key = $4, updated_at_ms = $5, units = $6 WHERE id = $1",
         )
         .bind(id)
         .bind(name)
         .bind(email)
         .bind(email_key(email))
         .bind(to_millis(at))
+        .bind(units.as_str())
         .execute(self.pool())
         .await
         .map_err(StoreError::from_write)?;

@@ -20,9 +20,11 @@ pub async fn show(State(state): State<AppState>, actor: Actor) -> Result<Json<Us
 pub struct ProfileBody {
     name: Option<String>,
     email: Option<String>,
+    /// `metric` or `imperial`: how recipes show amounts.
+    units: Option<String>,
 }
 
-/// `PATCH /me`: changes name and/or email.
+/// `PATCH /me`: changes name, email and/or units.
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -32,6 +34,7 @@ pub async fn update(
     let change = ProfileChange {
         name: body.name,
         email: body.email,
+        units: body.units,
     };
     Ok(Json(
         state.services.update_me(&actor, change, &origin).await?,
