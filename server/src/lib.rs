@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod broker;
 pub mod config;
 pub mod errors;
+pub mod formats;
 pub mod http;
 pub mod inspector;
 pub mod live;

@@ -22,7 +22,8 @@ enum Caller {
 /// One route and the status each caller gets.
 struct Case {
     method: Method,
-    /// `{token_id}`, `{device_id}` and `{owner_id}` are replaced by the owner's token, device and user ids.
+    /// `{token_id}`, `{device_id}`, `{owner_id}` and `{recipe_id}` are replaced by the owner's token,
+    /// device, user and recipe ids.
     path: &'static str,
     body: Option<Value>,
     owner: u16,
@@ -77,6 +78,51 @@ fn cases() -> Vec<Case> {
             Some(json!({ "password": "wrong-password" })),
             [422, 422, 422, 401],
         ),
+        case(Method::GET, "/api/v1/recipes", None, [200, 200, 200, 401]),
+        case(
+            Method::POST,
+            "/api/v1/recipes",
+            Some(json!({ "name": "Mine" })),
+            [201, 201, 201, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/recipes/import",
+            Some(json!({ "beerjson": { "version": 1.0, "recipes": [{
+                "name": "Imported", "batch_size": { "unit": "l", "value": 20 } }] } })),
+            [201, 201, 201, 401],
+        ),
+        // Recipes are private: others are told they do not exist; staff may read but not change them.
+        case(
+            Method::GET,
+            "/api/v1/recipes/{recipe_id}",
+            None,
+            [200, 404, 200, 401],
+        ),
+        case(
+            Method::PUT,
+            "/api/v1/recipes/{recipe_id}",
+            Some(json!({ "name": "Renamed" })),
+            [200, 404, 403, 401],
+        ),
+        case(
+            Method::DELETE,
+            "/api/v1/recipes/{recipe_id}",
+            None,
+            [204, 404, 403, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/recipes/{recipe_id}/clone",
+            None,
+            [201, 404, 201, 401],
+        ),
+        case(
+            Method::GET,
+            "/api/v1/recipes/{recipe_id}/export",
+            None,
+            [200, 404, 200, 401],
+        ),
         // The admin site: staff only; brewers are refused even for their own account and device.
         case(Method::GET, "/api/v1/admin/users", None, STAFF_ONLY),
         case(
@@ -127,6 +173,7 @@ struct Fixture {
     owner_token_id: String,
     owner_device_id: String,
     owner_id: String,
+    owner_recipe_id: String,
 }
 
 async fn fixture() -> Fixture {
@@ -153,6 +200,14 @@ async fn fixture() -> Fixture {
         .unwrap();
     let owner_token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
     let (_, device) = app.register_device(&owner, "Owned").await;
+    let (_, recipe) = app
+        .send_json(
+            &owner,
+            Method::POST,
+            "/api/v1/recipes",
+            Some(json!({ "name": "Owned recipe" })),
+        )
+        .await;
     Fixture {
         app,
         owner,
@@ -161,6 +216,7 @@ async fn fixture() -> Fixture {
         owner_token_id,
         owner_device_id: device.id,
         owner_id,
+        owner_recipe_id: recipe["id"].as_str().unwrap().to_string(),
     }
 }
 
@@ -180,7 +236,8 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                 .path
                 .replace("{token_id}", &fixture.owner_token_id)
                 .replace("{device_id}", &fixture.owner_device_id)
-                .replace("{owner_id}", &fixture.owner_id);
+                .replace("{owner_id}", &fixture.owner_id)
+                .replace("{recipe_id}", &fixture.owner_recipe_id);
             let mut request = fixture
                 .app
                 .script()

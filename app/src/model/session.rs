@@ -354,12 +354,22 @@ pub struct BrewSession {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// The steps of a session as its events moved them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub steps: Vec<SessionStep>,
+    /// The step running now.
+    pub current_step: Option<u32>,
+    /// Seconds left in the current step's hold, as of the time given.
+    pub remaining: Option<(u32, DateTime<Utc>)>,
+}
+
 impl BrewSession {
     /// Builds the timeline from the planned steps and the device's events, in order.
     pub fn timeline(
         planned: Vec<PlannedStep>,
         events: &[SessionEvent],
-    ) -> (Vec<SessionStep>, Option<u32>, Option<(u32, DateTime<Utc>)>) {
+    ) -> Timeline {
         let mut steps: Vec<SessionStep> = planned
             .into_iter()
             .map(|planned| SessionStep {
@@ -394,16 +404,18 @@ impl BrewSession {
                     step.finished_at.get_or_insert(event.at);
                     remaining = None;
                 }
-                "timer" | "paused" | "resumed" => {
-                    if step.status == StepStatus::Holding {
-                        remaining = Some((event.remaining_s, event.at));
-                    }
+                "timer" | "paused" | "resumed" if step.status == StepStatus::Holding => {
+                    remaining = Some((event.remaining_s, event.at));
                 }
                 "completed" => current = None,
                 _ => {}
             }
         }
-        (steps, current, remaining)
+        Timeline {
+            steps,
+            current_step: current,
+            remaining,
+        }
     }
 }
 
@@ -572,11 +584,11 @@ mod tests {
             event("timer", 1, 3000),
             event("step_started", 9, 0),
         ];
-        let (timeline, current, remaining) = BrewSession::timeline(steps, &events);
-        assert_eq!(timeline[0].status, StepStatus::Done);
-        assert_eq!(timeline[1].status, StepStatus::Holding);
-        assert_eq!(timeline[2].status, StepStatus::Pending);
-        assert_eq!(current, Some(1));
-        assert_eq!(remaining.map(|(seconds, _)| seconds), Some(3000));
+        let timeline = BrewSession::timeline(steps, &events);
+        assert_eq!(timeline.steps[0].status, StepStatus::Done);
+        assert_eq!(timeline.steps[1].status, StepStatus::Holding);
+        assert_eq!(timeline.steps[2].status, StepStatus::Pending);
+        assert_eq!(timeline.current_step, Some(1));
+        assert_eq!(timeline.remaining.map(|(seconds, _)| seconds), Some(3000));
     }
 }

@@ -67,7 +67,7 @@ fn ok_or_invalid(errors: BTreeMap<&'static str, String>) -> Result<(), ServiceEr
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ServiceError::Validation(errors))
+        ServiceError::check_fields(errors)
     }
 }
 

@@ -166,9 +166,7 @@ impl Services {
         let mut errors = BTreeMap::new();
         check_text("name", "name", name, &mut errors);
         check_text("model", "model", model, &mut errors);
-        if !errors.is_empty() {
-            return Err(ServiceError::Validation(errors));
-        }
+        ServiceError::check_fields(errors)?;
         let id = uuid::Uuid::now_v7().to_string();
         let issued = support.pki.issue_device(&id)?;
         let sealed = issued
@@ -210,9 +208,7 @@ impl Services {
         let mut errors = BTreeMap::new();
         check_text("name", "name", &name, &mut errors);
         check_text("model", "model", &model, &mut errors);
-        if !errors.is_empty() {
-            return Err(ServiceError::Validation(errors));
-        }
+        ServiceError::check_fields(errors)?;
         if !self
             .store
             .device_update(id, &name, &model, Utc::now())

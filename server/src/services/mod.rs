@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod commands;
 pub mod devices;
+pub mod recipes;
 pub mod telemetry;
 pub mod tokens;
 
@@ -32,7 +33,7 @@ pub enum ServiceError {
     #[error("not found")]
     NotFound,
     #[error("some fields are invalid")]
-    Validation(BTreeMap<&'static str, String>),
+    Validation(BTreeMap<String, String>),
     #[error("wrong email or password")]
     InvalidCredentials,
     #[error("this account is disabled")]
@@ -71,8 +72,22 @@ impl From<StoreError> for ServiceError {
 
 impl ServiceError {
     /// A validation error of one field.
-    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation(BTreeMap::from([(field, message.into())]))
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(field.into(), message.into())]))
+    }
+
+    /// Validation errors by field, or `Ok` when there are none.
+    pub fn check_fields<K: Into<String>>(errors: BTreeMap<K, String>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::Validation(
+                errors
+                    .into_iter()
+                    .map(|(field, message)| (field.into(), message))
+                    .collect(),
+            ))
+        }
     }
 }
 

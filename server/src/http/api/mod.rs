@@ -5,6 +5,7 @@ mod auth;
 mod control;
 mod devices;
 mod me;
+mod recipes;
 mod telemetry;
 
 use axum::{
@@ -71,6 +72,16 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/network", get(control::network))
         .route("/devices/{id}/reset", post(control::reset))
         .route("/devices/{id}/uart", post(control::uart))
+        .route("/recipes", get(recipes::list).post(recipes::create))
+        .route("/recipes/import", post(recipes::import))
+        .route(
+            "/recipes/{id}",
+            get(recipes::show)
+                .put(recipes::update)
+                .delete(recipes::delete),
+        )
+        .route("/recipes/{id}/clone", post(recipes::clone))
+        .route("/recipes/{id}/export", get(recipes::export))
         .route("/admin/users", get(admin::users))
         .route(
             "/admin/users/{id}",
