@@ -22,8 +22,8 @@ enum Caller {
 /// One route and the status each caller gets.
 struct Case {
     method: Method,
-    /// `{token_id}`, `{device_id}`, `{owner_id}` and `{recipe_id}` are replaced by the owner's token,
-    /// device, user and recipe ids.
+    /// `{token_id}`, `{device_id}`, `{owner_id}`, `{recipe_id}` and `{session_id}` are replaced by the
+    /// owner's token, device, user, recipe and brew session ids.
     path: &'static str,
     body: Option<Value>,
     owner: u16,
@@ -123,6 +123,57 @@ fn cases() -> Vec<Case> {
             None,
             [200, 404, 200, 401],
         ),
+        // Brew sessions: the owner's device never reported what it can do, so planning is refused
+        // (409), and controlling the session finds the device offline (409).
+        case(
+            Method::POST,
+            "/api/v1/devices/{device_id}/sessions",
+            Some(json!({ "recipe_id": "{recipe_id}", "dry_run": true })),
+            [409, 404, 403, 401],
+        ),
+        case(Method::GET, "/api/v1/sessions", None, [200, 200, 200, 401]),
+        case(
+            Method::GET,
+            "/api/v1/sessions/{session_id}",
+            None,
+            [200, 404, 200, 401],
+        ),
+        case(
+            Method::PATCH,
+            "/api/v1/sessions/{session_id}",
+            Some(json!({ "measured_og": 1.05 })),
+            [200, 404, 403, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/sessions/{session_id}/notes",
+            Some(json!({ "text": "Smells right" })),
+            [201, 404, 403, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/sessions/{session_id}/pause",
+            None,
+            [409, 404, 403, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/sessions/{session_id}/resume",
+            None,
+            [409, 404, 403, 401],
+        ),
+        case(
+            Method::POST,
+            "/api/v1/sessions/{session_id}/abort",
+            None,
+            [409, 404, 403, 401],
+        ),
+        case(
+            Method::GET,
+            "/api/v1/sessions/{session_id}/export",
+            None,
+            [200, 404, 200, 401],
+        ),
         // The admin site: staff only; brewers are refused even for their own account and device.
         case(Method::GET, "/api/v1/admin/users", None, STAFF_ONLY),
         case(
@@ -174,6 +225,7 @@ struct Fixture {
     owner_device_id: String,
     owner_id: String,
     owner_recipe_id: String,
+    owner_session_id: String,
 }
 
 async fn fixture() -> Fixture {
@@ -208,6 +260,27 @@ async fn fixture() -> Fixture {
             Some(json!({ "name": "Owned recipe" })),
         )
         .await;
+    // A session as if it had been started earlier (starting one needs a device online).
+    let owner_session_id = "01a20000-0000-7000-8000-000000000001".to_string();
+    let store = app.store().await;
+    store
+        .brew_session_insert(&brewlink::store::brew_sessions::SessionRecord {
+            id: owner_session_id.clone(),
+            owner_id: owner_id.clone(),
+            device_id: device.id.clone(),
+            recipe_id: None,
+            recipe: json!({ "name": "Owned recipe" }).to_string(),
+            steps: "[]".to_string(),
+            state: "running".to_string(),
+            reason: String::new(),
+            measured_og: None,
+            measured_fg: None,
+            started_at: chrono::Utc::now(),
+            ended_at: None,
+        })
+        .await
+        .unwrap();
+    store.close().await;
     Fixture {
         app,
         owner,
@@ -217,6 +290,7 @@ async fn fixture() -> Fixture {
         owner_device_id: device.id,
         owner_id,
         owner_recipe_id: recipe["id"].as_str().unwrap().to_string(),
+        owner_session_id,
     }
 }
 
@@ -237,7 +311,8 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                 .replace("{token_id}", &fixture.owner_token_id)
                 .replace("{device_id}", &fixture.owner_device_id)
                 .replace("{owner_id}", &fixture.owner_id)
-                .replace("{recipe_id}", &fixture.owner_recipe_id);
+                .replace("{recipe_id}", &fixture.owner_recipe_id)
+                .replace("{session_id}", &fixture.owner_session_id);
             let mut request = fixture
                 .app
                 .script()
@@ -252,7 +327,12 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                 request = request.bearer_auth(token);
             }
             if let Some(body) = &case.body {
-                request = request.json(body);
+                let body = body
+                    .to_string()
+                    .replace("{recipe_id}", &fixture.owner_recipe_id);
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
             }
             let status = request.send().await.unwrap().status().as_u16();
             let expected = match caller {

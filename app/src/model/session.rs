@@ -366,10 +366,7 @@ pub struct Timeline {
 
 impl BrewSession {
     /// Builds the timeline from the planned steps and the device's events, in order.
-    pub fn timeline(
-        planned: Vec<PlannedStep>,
-        events: &[SessionEvent],
-    ) -> Timeline {
+    pub fn timeline(planned: Vec<PlannedStep>, events: &[SessionEvent]) -> Timeline {
         let mut steps: Vec<SessionStep> = planned
             .into_iter()
             .map(|planned| SessionStep {

@@ -246,6 +246,26 @@ impl Router {
             Some((device_id, TopicKind::Program)) => {
                 match decode::program_event(&message.payload) {
                     Ok(event) => {
+                        match crate::services::brew_sessions::record_progress(
+                            &self.context.store,
+                            &device_id,
+                            &event,
+                        )
+                        .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::debug!(device_id, program_id = %event.program_id, "progress of no session of ours")
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, "could not record program progress");
+                                self.context.errors.record(
+                                    "server.ingest_store",
+                                    format!("device:{device_id}"),
+                                    format!("cannot record program progress: {error}"),
+                                );
+                            }
+                        }
                         let event = serde_json::json!({
                             "program_id": event.program_id,
                             "kind": event.kind().as_str_name(),

@@ -43,6 +43,19 @@ pub enum DeviceCommand {
     UartWrite {
         data: Vec<u8>,
     },
+    /// Runs a brew session's program.
+    ProgramStart {
+        program: v1::Program,
+    },
+    ProgramPause {
+        program_id: String,
+    },
+    ProgramResume {
+        program_id: String,
+    },
+    ProgramAbort {
+        program_id: String,
+    },
 }
 
 impl DeviceCommand {
@@ -55,6 +68,10 @@ impl DeviceCommand {
             Self::NetworkGet => "network_get",
             Self::Reset => "reset",
             Self::UartWrite { .. } => "uart_write",
+            Self::ProgramStart { .. } => "program_start",
+            Self::ProgramPause { .. } => "program_pause",
+            Self::ProgramResume { .. } => "program_resume",
+            Self::ProgramAbort { .. } => "program_abort",
         }
     }
 
@@ -67,6 +84,12 @@ impl DeviceCommand {
             Self::RtcSet { time } => json!({ "time": time }),
             Self::UartWrite { data } => uart_json(data),
             Self::RtcGet | Self::NetworkGet | Self::Reset => json!({}),
+            Self::ProgramStart { program } => {
+                json!({ "program_id": program.program_id, "steps": program.steps.len() })
+            }
+            Self::ProgramPause { program_id }
+            | Self::ProgramResume { program_id }
+            | Self::ProgramAbort { program_id } => json!({ "program_id": program_id }),
         }
     }
 
@@ -98,6 +121,18 @@ impl DeviceCommand {
             Self::NetworkGet => Body::NetworkGet(v1::NetworkGet {}),
             Self::Reset => Body::Reset(v1::Reset {}),
             Self::UartWrite { data } => Body::UartWrite(v1::UartWrite { data: data.clone() }),
+            Self::ProgramStart { program } => Body::ProgramStart(v1::ProgramStart {
+                program: Some(program.clone()),
+            }),
+            Self::ProgramPause { program_id } => Body::ProgramPause(v1::ProgramPause {
+                program_id: program_id.clone(),
+            }),
+            Self::ProgramResume { program_id } => Body::ProgramResume(v1::ProgramResume {
+                program_id: program_id.clone(),
+            }),
+            Self::ProgramAbort { program_id } => Body::ProgramAbort(v1::ProgramAbort {
+                program_id: program_id.clone(),
+            }),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod brew_sessions;
 pub mod commands;
 pub mod devices;
 pub mod recipes;

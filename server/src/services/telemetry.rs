@@ -1,11 +1,16 @@
 //! What devices report: last known status, downsampled history, live events, command history.
 
+use std::fmt::Write as _;
+
 use app::model::telemetry::{CommandRecord, DeviceError, DeviceStatus, LiveEvent, Series};
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::broadcast;
 
 use super::{ServiceError, Services};
-use crate::auth::{Actor, Credential};
+use crate::{
+    auth::{Actor, Credential},
+    store::telemetry::READINGS,
+};
 
 /// Most buckets one history answer holds.
 const MAX_BUCKETS: i64 = 10_000;
@@ -170,4 +175,26 @@ impl Services {
         self.device(actor, id).await?;
         Ok(self.store.commands_of_device(id, before, limit).await?)
     }
+}
+
+/// One row per bucket: its start, the sample count, then average, minimum and maximum of each reading.
+pub fn series_csv(series: &Series) -> String {
+    let mut out = String::from("bucket_start,samples");
+    for reading in READINGS {
+        let _ = write!(out, ",{reading}_avg,{reading}_min,{reading}_max");
+    }
+    out.push('\n');
+    for bucket in &series.buckets {
+        let _ = write!(out, "{},{}", bucket.start.to_rfc3339(), bucket.samples);
+        for reading in READINGS {
+            match bucket.readings.get(reading) {
+                Some(stats) => {
+                    let _ = write!(out, ",{},{},{}", stats.avg, stats.min, stats.max);
+                }
+                None => out.push_str(",,,"),
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

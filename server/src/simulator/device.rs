@@ -68,6 +68,8 @@ struct ProgramRun {
     index: usize,
     phase: Phase,
     paused: bool,
+    /// Whether the first step's start was reported.
+    announced: bool,
 }
 
 /// A simulated device and its state.
@@ -246,7 +248,8 @@ impl SimulatedDevice {
     fn advance(&mut self, dt: f64) -> Vec<v1::ProgramEvent> {
         let events = self.advance_program(dt);
         let error = self.setpoint - self.temperature;
-        self.heater_pct = (error * 30.0).clamp(0.0, 100.0);
+        // Gain high enough that heat loss at a boil leaves less than the 0.5 °C "reached" margin.
+        self.heater_pct = (error * 60.0).clamp(0.0, 100.0);
         let cooling = if error < -0.5 {
             (error * 0.05).max(-1.0)
         } else {
@@ -296,6 +299,17 @@ impl SimulatedDevice {
 
     fn advance_program(&mut self, dt: f64) -> Vec<v1::ProgramEvent> {
         let mut events = Vec::new();
+        let unannounced = self
+            .program
+            .as_ref()
+            .filter(|run| !run.paused && !run.announced)
+            .map(|run| run.index);
+        if let Some(index) = unannounced {
+            events.push(self.event(EventKind::StepStarted, index, 0.0, String::new()));
+            if let Some(run) = self.program.as_mut() {
+                run.announced = true;
+            }
+        }
         let temperature = self.temperature;
         let Some(run) = self.program.as_mut().filter(|run| !run.paused) else {
             return events;
@@ -303,6 +317,7 @@ impl SimulatedDevice {
         let Some(step) = run.steps.get(run.index).cloned() else {
             return events;
         };
+
         self.setpoint = f64::from(step.target_temp_c);
         let mut finished = false;
         match &mut run.phase {
@@ -517,6 +532,7 @@ impl SimulatedDevice {
             index: 0,
             phase: Phase::Reaching,
             paused: false,
+            announced: false,
         });
         Ok(self.program_state(&program.program_id, v1::program_state::State::Running))
     }

@@ -6,6 +6,7 @@ mod control;
 mod devices;
 mod me;
 mod recipes;
+mod sessions;
 mod telemetry;
 
 use axum::{
@@ -82,6 +83,17 @@ pub fn router() -> Router<AppState> {
         )
         .route("/recipes/{id}/clone", post(recipes::clone))
         .route("/recipes/{id}/export", get(recipes::export))
+        .route("/devices/{id}/sessions", post(sessions::start))
+        .route("/sessions", get(sessions::list))
+        .route(
+            "/sessions/{id}",
+            get(sessions::show).patch(sessions::update),
+        )
+        .route("/sessions/{id}/pause", post(sessions::pause))
+        .route("/sessions/{id}/resume", post(sessions::resume))
+        .route("/sessions/{id}/abort", post(sessions::abort))
+        .route("/sessions/{id}/notes", post(sessions::add_note))
+        .route("/sessions/{id}/export", get(sessions::export))
         .route("/admin/users", get(admin::users))
         .route(
             "/admin/users/{id}",

@@ -1,8 +1,8 @@
 //! `/api/v1/devices/{id}/status`, `/telemetry` (JSON or CSV), `/live` (Server-Sent Events), `/commands`.
 
-use std::{convert::Infallible, fmt::Write as _, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
-use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent, Series};
+use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent};
 use axum::{
     Json,
     extract::State,
@@ -25,7 +25,6 @@ use crate::{
         problem::{ApiPath, ApiQuery},
     },
     services::{ServiceError, telemetry::SeriesQuery},
-    store::telemetry::READINGS,
 };
 use app::model::page::Page;
 
@@ -88,33 +87,11 @@ pub async fn history(
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (header::CONTENT_DISPOSITION, file),
             ],
-            csv(&series),
+            crate::services::telemetry::series_csv(&series),
         )
             .into_response());
     }
     Ok(Json(series).into_response())
-}
-
-/// One row per bucket: its start, the sample count, then average, minimum and maximum of each reading.
-fn csv(series: &Series) -> String {
-    let mut out = String::from("bucket_start,samples");
-    for reading in READINGS {
-        let _ = write!(out, ",{reading}_avg,{reading}_min,{reading}_max");
-    }
-    out.push('\n');
-    for bucket in &series.buckets {
-        let _ = write!(out, "{},{}", bucket.start.to_rfc3339(), bucket.samples);
-        for reading in READINGS {
-            match bucket.readings.get(reading) {
-                Some(stats) => {
-                    let _ = write!(out, ",{},{},{}", stats.avg, stats.min, stats.max);
-                }
-                None => out.push_str(",,,"),
-            }
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// `GET /devices/{id}/live`: Server-Sent Events — first the current `status`, then `telemetry`,
