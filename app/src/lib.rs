@@ -32,6 +32,10 @@ use pages::{
     home::HomePage,
     login::LoginPage,
     not_found::NotFound,
+    recipe::RecipePage,
+    recipe_editor::{EditRecipePage, NewRecipePage},
+    recipes::RecipesPage,
+    session::SessionPage,
     signup::SignupPage,
 };
 
@@ -72,6 +76,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("devices") view=DevicesPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("devices"), ParamSegment("id")) view=DevicePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("recipes") view=RecipesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("recipes"), StaticSegment("new")) view=NewRecipePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("recipes"), ParamSegment("id")) view=RecipePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("recipes"), ParamSegment("id"), StaticSegment("edit")) view=EditRecipePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=SessionPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=AdminUserPage ssr=SsrMode::Async />

@@ -13,6 +13,8 @@ use crate::model::{
     device::{Device, DeviceDetail},
     flash::Flash,
     page::Page,
+    recipe::{Recipe, RecipeBody},
+    session::{BrewSession, PlannedStep},
     telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
 };
 
@@ -24,6 +26,8 @@ pub mod backend {
     use http::request::Parts;
     use leptos::prelude::*;
 
+    use std::collections::BTreeMap;
+
     use crate::model::{
         account::{ApiToken, User},
         admin::{
@@ -34,6 +38,8 @@ pub mod backend {
         device::{Device, DeviceDetail},
         flash::Flash,
         page::Page,
+        recipe::{Recipe, RecipeBody},
+        session::{BrewSession, PlannedStep},
         telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     };
 
@@ -116,6 +122,37 @@ pub mod backend {
         ) -> Result<Page<AuditEntry>, String>;
         /// Staff: errors grouped by kind.
         async fn admin_errors(&self, request: &Parts) -> Result<Vec<ErrorGroup>, String>;
+        /// The caller's recipes whose name or style contains `query`, one page.
+        async fn my_recipes(
+            &self,
+            request: &Parts,
+            query: String,
+            cursor: Option<String>,
+        ) -> Result<Page<Recipe>, String>;
+        /// A recipe the caller may read; `None` if there is none.
+        async fn recipe(&self, request: &Parts, id: String) -> Result<Option<Recipe>, String>;
+        /// Saves a new recipe (`id` `None`) or replaces one; invalid fields come back by name.
+        async fn save_recipe(
+            &self,
+            request: &Parts,
+            id: Option<String>,
+            body: RecipeBody,
+        ) -> Result<Result<Recipe, BTreeMap<String, String>>, String>;
+        /// The steps a recipe would run on a device, or why it cannot.
+        async fn plan_session(
+            &self,
+            request: &Parts,
+            device_id: String,
+            recipe_id: String,
+        ) -> Result<Result<Vec<PlannedStep>, String>, String>;
+        /// A brew session the caller may see; `None` if there is none.
+        async fn brew_session(
+            &self,
+            request: &Parts,
+            id: String,
+        ) -> Result<Option<BrewSession>, String>;
+        /// The caller's brew sessions, newest first.
+        async fn my_sessions(&self, request: &Parts) -> Result<Vec<BrewSession>, String>;
     }
 
     /// The backend, as kept in the Leptos context.
@@ -295,6 +332,72 @@ pub async fn load_admin_errors() -> Result<Vec<ErrorGroup>, ServerFnError> {
     let (backend, parts) = backend::context()?;
     backend
         .admin_errors(&parts)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The caller's recipes whose name or style contains `query`, one page.
+#[server]
+pub async fn load_recipes(
+    query: String,
+    cursor: Option<String>,
+) -> Result<Page<Recipe>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .my_recipes(&parts, query, cursor)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A recipe the caller may read (`None`: no such recipe of theirs).
+#[server]
+pub async fn load_recipe(id: String) -> Result<Option<Recipe>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend.recipe(&parts, id).await.map_err(ServerFnError::new)
+}
+
+/// Saves a recipe from the editor; invalid fields come back by name (e.g. `hops[0].time_min`).
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn save_recipe(
+    id: Option<String>,
+    body: RecipeBody,
+) -> Result<Result<Recipe, std::collections::BTreeMap<String, String>>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .save_recipe(&parts, id, body)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The steps a recipe would run on a device with their expected durations, or why it cannot.
+#[server]
+pub async fn plan_session(
+    device_id: String,
+    recipe_id: String,
+) -> Result<Result<Vec<PlannedStep>, String>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .plan_session(&parts, device_id, recipe_id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A brew session with its timeline (`None`: no such session of the caller's).
+#[server]
+pub async fn load_session(id: String) -> Result<Option<BrewSession>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .brew_session(&parts, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The caller's brew sessions, newest first.
+#[server]
+pub async fn load_sessions() -> Result<Vec<BrewSession>, ServerFnError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .my_sessions(&parts)
         .await
         .map_err(ServerFnError::new)
 }

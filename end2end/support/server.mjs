@@ -49,10 +49,11 @@ export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewli
   return { url, dataDir, stop };
 }
 
-/** Runs `brewlink simulate` with a bundle; resolves to { stop }. */
-export function startSimulator(bundle) {
+/** Runs `brewlink simulate` with a bundle (simulated time `speed` times faster); resolves to { stop }. */
+export function startSimulator(bundle, { speed = 10, interval = 0.5 } = {}) {
   const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
-  const child = spawn(binary, ['simulate', '--bundle', bundle, '--interval', '0.5', '--speed', '10'], {
+  const args = ['simulate', '--bundle', bundle, '--interval', String(interval), '--speed', String(speed)];
+  const child = spawn(binary, args, {
     cwd: root,
     env: { ...process.env, BREWLINK_LOG_LEVEL: 'warn', BREWLINK_LOG_FORMAT: 'human' },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -55,6 +55,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                         let name = if user.name.is_empty() { user.email } else { user.name };
                                         view! {
                                             <li><a href="/devices" class=NAV_LINK>"Devices"</a></li>
+                                            <li><a href="/recipes" class=NAV_LINK>"Recipes"</a></li>
                                             {staff.then(|| view! { <li><a href="/admin" class=NAV_LINK>"Admin"</a></li> })}
                                             <li><a href="/account" class=NAV_LINK aria-label=format!("Account of {name}")>"Account"</a></li>
                                             <li>

@@ -11,6 +11,8 @@ use app::{
         device::{Device, DeviceDetail},
         flash::Flash,
         page::Page,
+        recipe::{Recipe, RecipeBody},
+        session::{BrewSession, PlannedStep},
         telemetry::{CommandRecord, DeviceError, DeviceStatus, Series},
     },
     server_fns::backend::Backend,
@@ -39,6 +41,16 @@ fn actor(request: &Parts) -> Actor {
         .get::<Actor>()
         .cloned()
         .unwrap_or(Actor::Anonymous)
+}
+
+/// Where the request came from, for the audit log.
+fn origin(request: &Parts) -> Origin {
+    Origin {
+        ip: request
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip()),
+    }
 }
 
 fn message(error: ServiceError) -> String {
@@ -146,7 +158,7 @@ impl Backend for AppBackend {
             Ok(command) => command,
             Err(reason) => return Ok(answer("invalid", None, Some(reason))),
         };
-        let origin = Origin { ip: None };
+        let origin = origin(request);
         Ok(
             match self
                 .services
@@ -260,6 +272,87 @@ impl Backend for AppBackend {
             .await
             .map_err(message)
     }
+
+    async fn my_recipes(
+        &self,
+        request: &Parts,
+        query: String,
+        cursor: Option<String>,
+    ) -> Result<Page<Recipe>, String> {
+        self.services
+            .list_recipes(&actor(request), &query, cursor.as_deref(), ADMIN_PAGE)
+            .await
+            .map_err(message)
+    }
+
+    async fn recipe(&self, request: &Parts, id: String) -> Result<Option<Recipe>, String> {
+        match self.services.recipe(&actor(request), &id).await {
+            Ok(recipe) => Ok(Some(recipe)),
+            Err(ServiceError::NotFound | ServiceError::Unauthenticated) => Ok(None),
+            Err(error) => Err(message(error)),
+        }
+    }
+
+    async fn save_recipe(
+        &self,
+        request: &Parts,
+        id: Option<String>,
+        body: RecipeBody,
+    ) -> Result<Result<Recipe, std::collections::BTreeMap<String, String>>, String> {
+        let actor = actor(request);
+        let origin = origin(request);
+        let saved = match id {
+            Some(id) => {
+                self.services
+                    .update_recipe(&actor, &id, body, &origin)
+                    .await
+            }
+            None => self.services.create_recipe(&actor, body, &origin).await,
+        };
+        match saved {
+            Ok(recipe) => Ok(Ok(recipe)),
+            Err(ServiceError::Validation(fields)) => Ok(Err(fields)),
+            Err(error) => Err(message(error)),
+        }
+    }
+
+    async fn plan_session(
+        &self,
+        request: &Parts,
+        device_id: String,
+        recipe_id: String,
+    ) -> Result<Result<Vec<PlannedStep>, String>, String> {
+        match self
+            .services
+            .plan_session(&actor(request), &device_id, &recipe_id)
+            .await
+        {
+            Ok((_, plan)) => Ok(Ok(plan.steps)),
+            Err(ServiceError::Conflict { message, .. }) => Ok(Err(message)),
+            Err(error) => Ok(Err(message(error))),
+        }
+    }
+
+    async fn brew_session(
+        &self,
+        request: &Parts,
+        id: String,
+    ) -> Result<Option<BrewSession>, String> {
+        match self.services.brew_session(&actor(request), &id).await {
+            Ok(session) => Ok(Some(session)),
+            Err(ServiceError::NotFound | ServiceError::Unauthenticated) => Ok(None),
+            Err(error) => Err(message(error)),
+        }
+    }
+
+    async fn my_sessions(&self, request: &Parts) -> Result<Vec<BrewSession>, String> {
+        Ok(self
+            .services
+            .list_sessions(&actor(request), None, ADMIN_PAGE)
+            .await
+            .map_err(message)?
+            .items)
+    }
 }
 
 /// The service command for a page's request.
@@ -290,5 +383,5 @@ fn device_command(request: ControlRequest) -> Result<DeviceCommand, String> {
     })
 }
 
-/// Rows per page of the admin site's lists.
+/// Rows per page of the lists pages show.
 const ADMIN_PAGE: u32 = 50;

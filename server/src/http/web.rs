@@ -39,6 +39,13 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}/rename", post(rename_device))
         .route("/devices/{id}/rotate", post(rotate_certificate))
         .route("/devices/{id}/unregister", post(unregister_device))
+        .route("/recipes/import", post(import_recipes))
+        .route("/recipes/{id}/clone", post(clone_recipe))
+        .route("/recipes/{id}/delete", post(delete_recipe))
+        .route("/recipes/{id}/start", post(start_session))
+        .route("/sessions/{id}/notes", post(add_session_note))
+        .route("/sessions/{id}/gravity", post(set_session_gravity))
+        .route("/sessions/{id}/{action}", post(control_session))
         .route("/admin/users/{id}/{change}", post(admin_change_user))
         .route("/admin/devices/{id}/{action}", post(admin_device_action))
 }
@@ -517,4 +524,236 @@ async fn admin_device_action(
         Err(error) => failed("admin", error, &[]),
     };
     redirect_with(&session, flash, "/admin/devices").await
+}
+
+/// `POST /recipes/import` (multipart, field `file`): every recipe of a BeerJSON or BeerXML file.
+async fn import_recipes(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let mut file = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                file = Some(field.bytes().await.map_err(|error| error.body_text()));
+                break;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(error) => {
+                file = Some(Err(error.body_text()));
+                break;
+            }
+        }
+    }
+    let outcome = match file {
+        None => Err(ServiceError::field(
+            "file",
+            "Choose a BeerJSON or BeerXML file.",
+        )),
+        Some(Err(reason)) => Err(ServiceError::field("file", reason)),
+        Some(Ok(bytes)) => match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => state.services.import_recipes(&actor, &text, &origin).await,
+            Err(_) => Err(ServiceError::field("file", "The file is not UTF-8 text.")),
+        },
+    };
+    match outcome {
+        Ok(recipes) if recipes.len() == 1 => {
+            let flash = notice("recipe", "Recipe imported.");
+            redirect_with(&session, flash, &format!("/recipes/{}", recipes[0].id)).await
+        }
+        Ok(recipes) => {
+            let flash = notice("recipes", &format!("{} recipes imported.", recipes.len()));
+            redirect_with(&session, flash, "/recipes").await
+        }
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => redirect_with(&session, failed("import", error, &[]), "/recipes").await,
+    }
+}
+
+async fn clone_recipe(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    match state.services.clone_recipe(&actor, &id, &origin).await {
+        Ok(copy) => {
+            let flash = notice("recipe", "Copy saved: change it as you like.");
+            redirect_with(&session, flash, &format!("/recipes/{}", copy.id)).await
+        }
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => {
+            redirect_with(
+                &session,
+                failed("recipe", error, &[]),
+                &format!("/recipes/{id}"),
+            )
+            .await
+        }
+    }
+}
+
+async fn delete_recipe(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    match state.services.delete_recipe(&actor, &id, &origin).await {
+        Ok(()) => redirect_with(&session, notice("recipes", "Recipe deleted."), "/recipes").await,
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => {
+            redirect_with(
+                &session,
+                failed("recipe", error, &[]),
+                &format!("/recipes/{id}"),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StartForm {
+    device_id: String,
+}
+
+/// `POST /recipes/{id}/start`: runs the recipe on the chosen device; the session page follows it.
+async fn start_session(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<StartForm>,
+) -> Response {
+    match state
+        .services
+        .start_session(&actor, &form.device_id, &id, &origin)
+        .await
+    {
+        Ok(brew) => {
+            let flash = notice("session", "Brew session started.");
+            redirect_with(&session, flash, &format!("/sessions/{}", brew.id)).await
+        }
+        Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(error) => {
+            let flash = failed("start", error, &[("device_id", &form.device_id)]);
+            redirect_with(
+                &session,
+                flash,
+                &format!("/recipes/{id}?device={}", form.device_id),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /sessions/{id}/pause|resume|abort`.
+async fn control_session(
+    State(state): State<AppState>,
+    actor: Actor,
+    ClientOrigin(origin): ClientOrigin,
+    session: Session,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    use crate::services::brew_sessions::SessionAction;
+    let (action, done) = match action.as_str() {
+        "pause" => (SessionAction::Pause, "Paused."),
+        "resume" => (SessionAction::Resume, "Resumed."),
+        "abort" => (SessionAction::Abort, "Session aborted."),
+        _ => return Problem::from(ServiceError::NotFound).into_response(),
+    };
+    let flash = match state
+        .services
+        .control_session(&actor, &id, action, &origin)
+        .await
+    {
+        Ok(_) => notice("session", done),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed("session", error, &[]),
+    };
+    redirect_with(&session, flash, &format!("/sessions/{id}")).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    text: String,
+}
+
+async fn add_session_note(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    let flash = match state
+        .services
+        .add_session_note(&actor, &id, &form.text)
+        .await
+    {
+        Ok(_) => notice("note", "Note pinned."),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed("note", error, &[("text", &form.text)]),
+    };
+    redirect_with(&session, flash, &format!("/sessions/{id}")).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GravityForm {
+    measured_og: String,
+    measured_fg: String,
+}
+
+async fn set_session_gravity(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<GravityForm>,
+) -> Response {
+    let parse = |field: &'static str, text: &str| -> Result<Option<f64>, ServiceError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<app::model::brewing::Gravity>()
+            .map(|gravity| Some(gravity.value()))
+            .map_err(|error| ServiceError::field(field, error.to_string()))
+    };
+    let outcome = match (
+        parse("measured_og", &form.measured_og),
+        parse("measured_fg", &form.measured_fg),
+    ) {
+        (Ok(og), Ok(fg)) => {
+            state
+                .services
+                .set_session_gravity(&actor, &id, og, fg)
+                .await
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    let flash = match outcome {
+        Ok(_) => notice("gravity", "Gravities saved."),
+        Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
+        Err(error) => failed(
+            "gravity",
+            error,
+            &[
+                ("measured_og", &form.measured_og),
+                ("measured_fg", &form.measured_fg),
+            ],
+        ),
+    };
+    redirect_with(&session, flash, &format!("/sessions/{id}")).await
 }
