@@ -140,16 +140,16 @@ fn RecipeEditor(id: Option<String>, initial: RecipeBody) -> impl IntoView {
                     let field = move |name: &str| Signal::derive(error(format!("fermentables[{i}].{name}")));
                     view! {
                         <Row label=format!("Fermentable {}", i + 1)
-                            up=move || body.update(|b| move_item(&mut b.fermentables, i, -1))
-                            down=move || body.update(|b| move_item(&mut b.fermentables, i, 1))
-                            remove=move || body.update(|b| { b.fermentables.remove(i); })>
-                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| b.fermentables[i].name = t) />
+                            up=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.fermentables, i, -1)) }
+                            down=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.fermentables, i, 1)) }
+                            remove=move || { errors.set(BTreeMap::new()); if i < body.get_untracked().fermentables.len() { body.update(|b| { b.fermentables.remove(i); }) } }>
+                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| if let Some(item) = b.fermentables.get_mut(i) { item.name = t }) />
                             <Choice label="Type" value=Signal::derive(move || item().kind.as_str().to_string())
                                 options=FermentableKind::ALL.iter().map(|k| k.as_str()).collect()
-                                set=move |t| body.update(|b| if let Some(k) = FermentableKind::ALL.into_iter().find(|k| k.as_str() == t) { b.fermentables[i].kind = k }) />
-                            <NumberInput label="Amount (kg)" value=Signal::derive(move || item().amount_kg) error=field("amount_kg") set=move |v| body.update(|b| b.fermentables[i].amount_kg = v) />
-                            <NumberInput label="Colour (SRM)" value=Signal::derive(move || item().color_srm) error=field("color_srm") set=move |v| body.update(|b| b.fermentables[i].color_srm = v) />
-                            <NumberInput label="Yield (%)" value=Signal::derive(move || item().yield_pct) error=field("yield_pct") set=move |v| body.update(|b| b.fermentables[i].yield_pct = v) />
+                                set=move |t| body.update(|b| if let (Some(k), Some(item)) = (FermentableKind::ALL.into_iter().find(|k| k.as_str() == t), b.fermentables.get_mut(i)) { item.kind = k }) />
+                            <NumberInput label="Amount (kg)" value=Signal::derive(move || item().amount_kg) error=field("amount_kg") set=move |v| body.update(|b| if let Some(item) = b.fermentables.get_mut(i) { item.amount_kg = v }) />
+                            <NumberInput label="Colour (SRM)" value=Signal::derive(move || item().color_srm) error=field("color_srm") set=move |v| body.update(|b| if let Some(item) = b.fermentables.get_mut(i) { item.color_srm = v }) />
+                            <NumberInput label="Yield (%)" value=Signal::derive(move || item().yield_pct) error=field("yield_pct") set=move |v| body.update(|b| if let Some(item) = b.fermentables.get_mut(i) { item.yield_pct = v }) />
                         </Row>
                     }
                 }).collect_view()}
@@ -161,16 +161,16 @@ fn RecipeEditor(id: Option<String>, initial: RecipeBody) -> impl IntoView {
                     let field = move |name: &str| Signal::derive(error(format!("hops[{i}].{name}")));
                     view! {
                         <Row label=format!("Hop {}", i + 1)
-                            up=move || body.update(|b| move_item(&mut b.hops, i, -1))
-                            down=move || body.update(|b| move_item(&mut b.hops, i, 1))
-                            remove=move || body.update(|b| { b.hops.remove(i); })>
-                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| b.hops[i].name = t) />
-                            <NumberInput label="Amount (g)" value=Signal::derive(move || item().amount_g) error=field("amount_g") set=move |v| body.update(|b| b.hops[i].amount_g = v) />
-                            <NumberInput label="Alpha acid (%)" value=Signal::derive(move || item().alpha_pct) error=field("alpha_pct") set=move |v| body.update(|b| b.hops[i].alpha_pct = v) />
+                            up=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.hops, i, -1)) }
+                            down=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.hops, i, 1)) }
+                            remove=move || { errors.set(BTreeMap::new()); if i < body.get_untracked().hops.len() { body.update(|b| { b.hops.remove(i); }) } }>
+                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| if let Some(item) = b.hops.get_mut(i) { item.name = t }) />
+                            <NumberInput label="Amount (g)" value=Signal::derive(move || item().amount_g) error=field("amount_g") set=move |v| body.update(|b| if let Some(item) = b.hops.get_mut(i) { item.amount_g = v }) />
+                            <NumberInput label="Alpha acid (%)" value=Signal::derive(move || item().alpha_pct) error=field("alpha_pct") set=move |v| body.update(|b| if let Some(item) = b.hops.get_mut(i) { item.alpha_pct = v }) />
                             <Choice label="Use" value=Signal::derive(move || item().use_.as_str().to_string())
                                 options=HopUse::ALL.iter().map(|u| u.as_str()).collect()
-                                set=move |t| body.update(|b| if let Some(u) = HopUse::ALL.into_iter().find(|u| u.as_str() == t) { b.hops[i].use_ = u }) />
-                            <NumberInput label="Time (min)" value=Signal::derive(move || item().time_min) error=field("time_min") set=move |v| body.update(|b| b.hops[i].time_min = v) />
+                                set=move |t| body.update(|b| if let (Some(u), Some(item)) = (HopUse::ALL.into_iter().find(|u| u.as_str() == t), b.hops.get_mut(i)) { item.use_ = u }) />
+                            <NumberInput label="Time (min)" value=Signal::derive(move || item().time_min) error=field("time_min") set=move |v| body.update(|b| if let Some(item) = b.hops.get_mut(i) { item.time_min = v }) />
                         </Row>
                     }
                 }).collect_view()}
@@ -182,13 +182,13 @@ fn RecipeEditor(id: Option<String>, initial: RecipeBody) -> impl IntoView {
                     let field = move |name: &str| Signal::derive(error(format!("yeasts[{i}].{name}")));
                     view! {
                         <Row label=format!("Yeast {}", i + 1)
-                            up=move || body.update(|b| move_item(&mut b.yeasts, i, -1))
-                            down=move || body.update(|b| move_item(&mut b.yeasts, i, 1))
-                            remove=move || body.update(|b| { b.yeasts.remove(i); })>
-                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| b.yeasts[i].name = t) />
-                            <NumberInput label="Attenuation (%)" value=Signal::derive(move || item().attenuation_pct) error=field("attenuation_pct") set=move |v| body.update(|b| b.yeasts[i].attenuation_pct = v) />
-                            <NumberInput label="Lowest °C" value=Signal::derive(move || item().temp_min_c) error=field("temp_min_c") set=move |v| body.update(|b| b.yeasts[i].temp_min_c = v) />
-                            <NumberInput label="Highest °C" value=Signal::derive(move || item().temp_max_c) error=field("temp_max_c") set=move |v| body.update(|b| b.yeasts[i].temp_max_c = v) />
+                            up=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.yeasts, i, -1)) }
+                            down=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.yeasts, i, 1)) }
+                            remove=move || { errors.set(BTreeMap::new()); if i < body.get_untracked().yeasts.len() { body.update(|b| { b.yeasts.remove(i); }) } }>
+                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| if let Some(item) = b.yeasts.get_mut(i) { item.name = t }) />
+                            <NumberInput label="Attenuation (%)" value=Signal::derive(move || item().attenuation_pct) error=field("attenuation_pct") set=move |v| body.update(|b| if let Some(item) = b.yeasts.get_mut(i) { item.attenuation_pct = v }) />
+                            <NumberInput label="Lowest °C" value=Signal::derive(move || item().temp_min_c) error=field("temp_min_c") set=move |v| body.update(|b| if let Some(item) = b.yeasts.get_mut(i) { item.temp_min_c = v }) />
+                            <NumberInput label="Highest °C" value=Signal::derive(move || item().temp_max_c) error=field("temp_max_c") set=move |v| body.update(|b| if let Some(item) = b.yeasts.get_mut(i) { item.temp_max_c = v }) />
                         </Row>
                     }
                 }).collect_view()}
@@ -200,15 +200,15 @@ fn RecipeEditor(id: Option<String>, initial: RecipeBody) -> impl IntoView {
                     let field = move |name: &str| Signal::derive(error(format!("mash_steps[{i}].{name}")));
                     view! {
                         <Row label=format!("Mash step {}", i + 1)
-                            up=move || body.update(|b| move_item(&mut b.mash_steps, i, -1))
-                            down=move || body.update(|b| move_item(&mut b.mash_steps, i, 1))
-                            remove=move || body.update(|b| { b.mash_steps.remove(i); })>
-                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| b.mash_steps[i].name = t) />
+                            up=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.mash_steps, i, -1)) }
+                            down=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.mash_steps, i, 1)) }
+                            remove=move || { errors.set(BTreeMap::new()); if i < body.get_untracked().mash_steps.len() { body.update(|b| { b.mash_steps.remove(i); }) } }>
+                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| if let Some(item) = b.mash_steps.get_mut(i) { item.name = t }) />
                             <Choice label="Type" value=Signal::derive(move || item().kind.as_str().to_string())
                                 options=MashStepKind::ALL.iter().map(|k| k.as_str()).collect()
-                                set=move |t| body.update(|b| if let Some(k) = MashStepKind::ALL.into_iter().find(|k| k.as_str() == t) { b.mash_steps[i].kind = k }) />
-                            <NumberInput label="Temperature (°C)" value=Signal::derive(move || item().temp_c) error=field("temp_c") set=move |v| body.update(|b| b.mash_steps[i].temp_c = v) />
-                            <NumberInput label="Duration (min)" value=Signal::derive(move || item().duration_min) error=field("duration_min") set=move |v| body.update(|b| b.mash_steps[i].duration_min = v) />
+                                set=move |t| body.update(|b| if let (Some(k), Some(item)) = (MashStepKind::ALL.into_iter().find(|k| k.as_str() == t), b.mash_steps.get_mut(i)) { item.kind = k }) />
+                            <NumberInput label="Temperature (°C)" value=Signal::derive(move || item().temp_c) error=field("temp_c") set=move |v| body.update(|b| if let Some(item) = b.mash_steps.get_mut(i) { item.temp_c = v }) />
+                            <NumberInput label="Duration (min)" value=Signal::derive(move || item().duration_min) error=field("duration_min") set=move |v| body.update(|b| if let Some(item) = b.mash_steps.get_mut(i) { item.duration_min = v }) />
                         </Row>
                     }
                 }).collect_view()}
@@ -220,12 +220,12 @@ fn RecipeEditor(id: Option<String>, initial: RecipeBody) -> impl IntoView {
                     let field = move |name: &str| Signal::derive(error(format!("fermentation_steps[{i}].{name}")));
                     view! {
                         <Row label=format!("Fermentation step {}", i + 1)
-                            up=move || body.update(|b| move_item(&mut b.fermentation_steps, i, -1))
-                            down=move || body.update(|b| move_item(&mut b.fermentation_steps, i, 1))
-                            remove=move || body.update(|b| { b.fermentation_steps.remove(i); })>
-                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| b.fermentation_steps[i].name = t) />
-                            <NumberInput label="Temperature (°C)" value=Signal::derive(move || item().temp_c) error=field("temp_c") set=move |v| body.update(|b| b.fermentation_steps[i].temp_c = v) />
-                            <NumberInput label="Days" value=Signal::derive(move || item().days) error=field("days") set=move |v| body.update(|b| b.fermentation_steps[i].days = v) />
+                            up=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.fermentation_steps, i, -1)) }
+                            down=move || { errors.set(BTreeMap::new()); body.update(|b| move_item(&mut b.fermentation_steps, i, 1)) }
+                            remove=move || { errors.set(BTreeMap::new()); if i < body.get_untracked().fermentation_steps.len() { body.update(|b| { b.fermentation_steps.remove(i); }) } }>
+                            <TextInput label="Name" value=Signal::derive(move || item().name) error=field("name") set=move |t| body.update(|b| if let Some(item) = b.fermentation_steps.get_mut(i) { item.name = t }) />
+                            <NumberInput label="Temperature (°C)" value=Signal::derive(move || item().temp_c) error=field("temp_c") set=move |v| body.update(|b| if let Some(item) = b.fermentation_steps.get_mut(i) { item.temp_c = v }) />
+                            <NumberInput label="Days" value=Signal::derive(move || item().days) error=field("days") set=move |v| body.update(|b| if let Some(item) = b.fermentation_steps.get_mut(i) { item.days = v }) />
                         </Row>
                     }
                 }).collect_view()}
@@ -297,7 +297,7 @@ fn TextInput(
         <label class="block text-sm">{label}
             <input class=format!("{INPUT} mt-1 block w-full") prop:value=move || value.get()
                 aria-invalid=move || error.get().map(|_| "true")
-                on:input=move |event| set(event_target_value(&event)) />
+                on:change=move |event| set(event_target_value(&event)) />
             {move || error.get().map(|message| view! { <span class="mt-1 block text-red-700 dark:text-red-400">{message}</span> })}
         </label>
     }

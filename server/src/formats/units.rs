@@ -77,12 +77,13 @@ pub fn concentration_ppm(unit: &str, value: f64) -> Result<f64, String> {
     }
 }
 
-/// Colour in SRM; degrees Lovibond by Morey's conversion (SRM = 1.3546 x °L - 0.76), EBC / 1.97.
+/// Colour on the scale Morey's formula takes: SRM and degrees Lovibond as they are (recipe tools use
+/// them alike for malt), EBC / 1.97.
 pub fn color_srm(unit: &str, value: f64) -> Result<f64, String> {
     match unit {
         "SRM" | "srm" => finite(value),
         "EBC" | "ebc" => finite(value / 1.97),
-        "Lovi" | "lovi" | "L" => finite((1.3546 * value - 0.76).max(0.0)),
+        "Lovi" | "lovi" | "L" => finite(value),
         _ => Err(unknown("colour", unit)),
     }
 }

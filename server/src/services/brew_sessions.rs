@@ -156,7 +156,17 @@ impl Services {
             started_at: Utc::now(),
             ended_at: None,
         };
-        self.store.brew_session_insert(&record).await?;
+        match self.store.brew_session_insert(&record).await {
+            Ok(()) => {}
+            // Another start won the race for this device (one active session per device).
+            Err(crate::store::StoreError::Conflict) => {
+                return Err(ServiceError::Conflict {
+                    code: "session_running",
+                    message: "The device already runs a brew session: abort it first.".to_string(),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
         let command = DeviceCommand::ProgramStart {
             program: program(&id, &plan.steps),
         };
@@ -312,15 +322,15 @@ impl Services {
             .await
         {
             Ok(_) => {}
-            // A device that lost the program (reset, replaced) cannot abort it: the session ends here.
-            Err(ServiceError::DeviceRefused(reason))
-                if action == SessionAction::Abort && reason.starts_with("CODE_NOT_FOUND") =>
-            {
-                tracing::info!(
-                    session = id,
-                    reason,
-                    "the device no longer runs the program"
-                );
+            // An abort ends the session even when the device cannot be told (offline, silent, gone,
+            // or it lost the program): otherwise the session, and the device, would stay blocked.
+            Err(
+                error @ (ServiceError::DeviceOffline
+                | ServiceError::DeviceTimeout
+                | ServiceError::NotFound
+                | ServiceError::DeviceRefused(_)),
+            ) if action == SessionAction::Abort => {
+                tracing::info!(session = id, %error, "aborting a session the device could not be told about");
             }
             Err(error) => return Err(error),
         }

@@ -75,7 +75,7 @@ fn small(value: i64) -> u32 {
 const ACTIVE: &str = "state IN ('running', 'paused')";
 
 impl Store {
-    /// Stores a new session.
+    /// Stores a new session; [`StoreError::Conflict`] when the device already has an active one.
     pub async fn brew_session_insert(&self, record: &SessionRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO brew_sessions (id, owner_id, device_id, recipe_id, recipe, steps, state, reason, \
@@ -91,7 +91,8 @@ impl Store {
         .bind(&record.reason)
         .bind(to_millis(record.started_at))
         .execute(self.pool())
-        .await?;
+        .await
+        .map_err(StoreError::from_write)?;
         Ok(())
     }
 
