@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 
 CARGO_LEPTOS_VERSION=0.3.10
+SCHEMATHESIS_VERSION=4.32.5
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -71,7 +72,19 @@ ensure_test_tools() {
     fresh_postgres=1
   fi
   command -v mosquitto >/dev/null || ensure_debian_packages mosquitto
+  ensure_schemathesis
   start_services "$fresh_postgres"
+}
+
+# schemathesis (PyPI) for the API contract test, in its own virtualenv under target/.
+ensure_schemathesis() {
+  local venv=target/tools/schemathesis
+  if "$venv/bin/schemathesis" --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$"; then return; fi
+  python3 -m venv --help >/dev/null 2>&1 || ensure_debian_packages python3 python3-venv
+  say "installing schemathesis $SCHEMATHESIS_VERSION"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

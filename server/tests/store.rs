@@ -546,7 +546,7 @@ async fn admin_queries_work(db: Db) {
         .error_groups_add(&[occurrence(3, "latest")])
         .await
         .unwrap();
-    let groups = store.error_groups().await.unwrap();
+    let groups = store.error_groups(None, 50).await.unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!((groups[0].count, groups[0].example.as_str()), (5, "latest"));
     store.close().await;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do: brewers manage their own things; staff also run the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Brewer,
@@ -32,6 +33,7 @@ impl Role {
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -47,6 +49,7 @@ pub struct User {
 
 /// An API token as its owner sees it in lists (the secret itself is shown only once, at creation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: String,
     pub label: String,
@@ -58,6 +61,7 @@ pub struct ApiToken {
 
 /// A token just created: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub id: String,
     pub label: String,

@@ -11,6 +11,7 @@ use super::{
 
 /// A user as the admin list shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AdminUser {
     #[serde(flatten)]
     pub user: User,
@@ -20,6 +21,7 @@ pub struct AdminUser {
 
 /// Everything staff see of one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AdminUserDetail {
     pub user: User,
     pub devices: Vec<FleetDevice>,
@@ -31,6 +33,7 @@ pub struct AdminUserDetail {
 
 /// An open web session, without anything that would let someone take it over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     /// The first characters of the stored (hashed) session id, to tell sessions apart.
     pub fingerprint: String,
@@ -39,6 +42,7 @@ pub struct SessionInfo {
 
 /// A device of the fleet, with its owner and liveness.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FleetDevice {
     #[serde(flatten)]
     pub device: Device,
@@ -54,6 +58,7 @@ pub struct FleetDevice {
 
 /// Which devices the fleet list shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FleetFilter {
     /// Matches device id, name, model or the owner's email (case-insensitive, part of it).
     pub query: Option<String>,
@@ -65,6 +70,7 @@ pub struct FleetFilter {
 
 /// The broker's and the bridge's figures at one moment, with rates over the last second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BrokerSample {
     pub at: DateTime<Utc>,
     /// Clients connected to the embedded broker (`None` with an external broker).
@@ -87,6 +93,7 @@ pub struct BrokerSample {
 
 /// Broker and bridge status for the admin site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BrokerStatus {
     /// `embedded` or `external`.
     pub broker: String,
@@ -111,6 +118,7 @@ pub struct BrokerStatus {
 
 /// An entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -127,6 +135,7 @@ pub struct AuditEntry {
 
 /// Which audit entries to show; every part is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditFilter {
     /// Entries by or about this user.
     pub user_id: Option<String>,
@@ -142,6 +151,7 @@ pub struct AuditFilter {
 
 /// Errors of one kind, grouped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorGroup {
     /// A stable name, e.g. `device.undecodable`, `device.acl_denied`, `device.command_timeout`,
     /// `server.http_5xx`.
@@ -157,6 +167,7 @@ pub struct ErrorGroup {
 
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Device to server.
@@ -167,6 +178,7 @@ pub enum Direction {
 
 /// One MQTT message of a device, decoded for the message inspector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InspectedMessage {
     pub at: DateTime<Utc>,
     pub device_id: String,
@@ -175,6 +187,11 @@ pub struct InspectedMessage {
     /// The payload's size in bytes.
     pub size: u64,
     pub retained: bool,
-    /// The protobuf message decoded into its fields, or why it could not be.
+    /// The protobuf message decoded into its fields (`{"Ok": text}`), or why it could not be
+    /// (`{"Err": reason}`).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(value_type = Object, example = json!({"Ok": "Telemetry { seq: 7, mash_temp_c: 66.5 }"}))
+    )]
     pub decoded: Result<String, String>,
 }

@@ -4,6 +4,7 @@ use std::{fmt, str::FromStr};
 
 /// A specific gravity reading, e.g. 1.050 (water is 1.000).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Gravity(f64);
 
 /// The plausible range of wort and beer gravity.

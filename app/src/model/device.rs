@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A registered brewing device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Device {
     /// Also the certificate's common name and the MQTT client id.
     pub id: String,
@@ -18,6 +19,7 @@ pub struct Device {
 
 /// A device certificate, without secrets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Certificate {
     /// Hex serial number.
     pub serial: String,
@@ -29,6 +31,7 @@ pub struct Certificate {
 
 /// Where and how a device connects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionSettings {
     /// The broker's host name as devices reach it.
     pub broker_host: String,
@@ -41,6 +44,7 @@ pub struct ConnectionSettings {
 
 /// A device's topics (see the device protocol).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Topics {
     pub telemetry: String,
     pub status: String,
@@ -64,6 +68,7 @@ impl Topics {
 
 /// A device with what it needs to connect: answered at registration and rotation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceCredentials {
     pub device: Device,
     /// The platform CA certificate (PEM): the device trusts the broker through it.
@@ -77,6 +82,7 @@ pub struct DeviceCredentials {
 
 /// A device with how it connects, for its page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceDetail {
     pub device: Device,
     pub settings: ConnectionSettings,

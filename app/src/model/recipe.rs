@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A stored recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Recipe {
     pub id: String,
     pub owner_id: String,
@@ -22,6 +23,7 @@ pub struct Recipe {
 
 /// What a brewer writes: everything but the id, the owner and the computed numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RecipeBody {
     pub name: String,
@@ -64,6 +66,7 @@ impl Default for RecipeBody {
 
 /// What a fermentable is; extracts and sugars give all their extract whatever the efficiency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FermentableKind {
     #[default]
@@ -106,6 +109,7 @@ impl FermentableKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Fermentable {
     pub name: String,
@@ -131,6 +135,7 @@ impl Default for Fermentable {
 
 /// When a hop goes in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HopUse {
     #[default]
@@ -152,6 +157,7 @@ impl HopUse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Hop {
     pub name: String,
@@ -176,6 +182,7 @@ impl Default for Hop {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Yeast {
     pub name: String,
@@ -198,6 +205,7 @@ impl Default for Yeast {
 
 /// How a mash step reaches its temperature.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MashStepKind {
     #[default]
@@ -219,6 +227,7 @@ impl MashStepKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct MashStep {
     pub name: String,
@@ -239,6 +248,7 @@ impl Default for MashStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct FermentationStep {
     pub name: String,
@@ -258,6 +268,7 @@ impl Default for FermentationStep {
 
 /// Brewing water, mineral content in mg/l (ppm).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Water {
     pub name: String,
@@ -271,6 +282,7 @@ pub struct Water {
 
 /// The numbers of a recipe.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RecipeNumbers {
     pub og: f64,
     pub fg: f64,
@@ -714,6 +726,7 @@ fn check_number(
 
 /// How a brewer wants amounts shown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Units {
     #[default]

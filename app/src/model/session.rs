@@ -12,6 +12,7 @@ use super::{
 
 /// What a step does on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     Mash,
@@ -22,6 +23,7 @@ pub enum StepKind {
 
 /// A moment within a step's hold at which the brewer is alerted (a hop addition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlannedAlert {
     /// Seconds after the hold started.
     pub at_s: u32,
@@ -30,6 +32,7 @@ pub struct PlannedAlert {
 
 /// One step of the program, with how long it is expected to take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlannedStep {
     pub kind: StepKind,
     pub name: String,
@@ -247,6 +250,7 @@ fn days(value: f64) -> u32 {
 
 /// Where a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     Running,
@@ -282,6 +286,7 @@ impl SessionState {
 
 /// Where one step is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -294,6 +299,7 @@ pub enum StepStatus {
 
 /// A step of a running session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionStep {
     #[serde(flatten)]
     pub planned: PlannedStep,
@@ -305,6 +311,7 @@ pub struct SessionStep {
 
 /// A progress event the device sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionEvent {
     pub at: DateTime<Utc>,
     /// `step_started`, `step_holding`, `step_finished`, `alert`, `paused`, `resumed`, `aborted`,
@@ -317,6 +324,7 @@ pub struct SessionEvent {
 
 /// A brewer's note, pinned to the step that ran when it was written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionNote {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -326,6 +334,7 @@ pub struct SessionNote {
 
 /// A brew session as the API and the session page show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BrewSession {
     pub id: String,
     pub device_id: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One sample from a device. Units are in the field names; absent readings were not measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TelemetryPoint {
     pub seq: u64,
     pub time: DateTime<Utc>,
@@ -27,6 +28,7 @@ pub struct TelemetryPoint {
 
 /// What a device can do, as it reported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     pub max_temp_c: f64,
     pub max_volume_l: f64,
@@ -39,6 +41,7 @@ pub struct Capabilities {
 
 /// A device's network settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NetworkInfo {
     pub mac: String,
     pub ip: String,
@@ -48,6 +51,7 @@ pub struct NetworkInfo {
 
 /// The last known status of a device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceStatus {
     pub device_id: String,
     /// Connected now: it said so (birth message, no last will since) and was heard from recently.
@@ -89,6 +93,7 @@ impl DeviceStatus {
 
 /// Average, minimum and maximum of one reading within a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Stats {
     pub avg: f64,
     pub min: f64,
@@ -97,6 +102,7 @@ pub struct Stats {
 
 /// The samples of one time bucket, downsampled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Bucket {
     pub start: DateTime<Utc>,
     pub samples: u64,
@@ -106,6 +112,7 @@ pub struct Bucket {
 
 /// A downsampled telemetry history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Series {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -115,6 +122,7 @@ pub struct Series {
 
 /// A command sent to a device, as recorded in its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommandRecord {
     pub id: String,
     pub device_id: String,
@@ -132,6 +140,7 @@ pub struct CommandRecord {
 
 /// What the live stream of a device carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     Telemetry {
@@ -176,6 +185,7 @@ impl LiveEvent {
 
 /// A payload a device sent that was refused, with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceError {
     /// `undecodable`, `out_of_range`, `oversize`, `unknown_device`.
     pub kind: String,

@@ -268,8 +268,9 @@ impl Backend for AppBackend {
 
     async fn admin_errors(&self, request: &Parts) -> Result<Vec<ErrorGroup>, String> {
         self.services
-            .admin_errors(&actor(request))
+            .admin_errors(&actor(request), None, ERROR_KINDS_SHOWN)
             .await
+            .map(|page| page.items)
             .map_err(message)
     }
 
@@ -385,3 +386,5 @@ fn device_command(request: ControlRequest) -> Result<DeviceCommand, String> {
 
 /// Rows per page of the lists pages show.
 const ADMIN_PAGE: u32 = 50;
+/// How many error kinds the admin page shows (the most recently seen; kinds are few).
+const ERROR_KINDS_SHOWN: u32 = 500;

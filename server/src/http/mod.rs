@@ -28,6 +28,7 @@ use crate::{
     observability::HttpLabels, observability::Metrics, services::Services, store::Store,
 };
 
+pub use api::{document as api_document, router as api_router};
 pub use problem::Problem;
 
 /// What every request handler can reach.

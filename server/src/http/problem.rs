@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    extract::{FromRequest, Request, rejection::JsonRejection},
+    extract::{FromRequest, Request},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -12,13 +12,26 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::services::ServiceError;
 
 /// An API error body (RFC 9457 problem details plus a stable `code`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://brewlink.dev/problems/device_offline",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "The device is offline: it cannot take commands until it reconnects.",
+    "code": "device_offline"
+}))]
 pub struct Problem {
+    /// A URI naming the kind of problem (`https://brewlink.dev/problems/{code}`).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The HTTP status's reason phrase.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// What went wrong, for people.
     pub detail: String,
+    /// What went wrong, for programs: stable, e.g. `not_found`, `validation_failed`,
+    /// `device_offline`, `device_timeout`, `invalid_credentials`.
     pub code: String,
     /// Field name -> what is wrong with it (for `validation_failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,44 +183,68 @@ pub async fn api_not_found() -> Problem {
     )
 }
 
-/// A JSON request body whose errors are problems: 415 without a JSON content type, 413 when too
-/// large, 422 when it is not valid JSON or not the expected shape.
+/// A JSON object request body whose errors are problems: 415 without a JSON content type, 413 when
+/// too large, 422 when it is not valid JSON, not an object, or not the expected shape (naming where).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Send the body as JSON with Content-Type: application/json.",
-                ),
-                JsonRejection::JsonSyntaxError(error) => Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_json",
-                    format!("The body is not valid JSON: {}", error.body_text()),
-                ),
-                JsonRejection::JsonDataError(error) => Problem::new(
+        if !is_json(request.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as JSON with Content-Type: application/json.",
+            ));
+        }
+        let ApiBytes(bytes) = ApiBytes::from_request(request, state).await?;
+        // Every body of this API is an object; serde would also take a struct from an array.
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first.is_some() && first != Some(&b'{') {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "The body must be a JSON object.",
+            ));
+        }
+        let not_json = |error: serde_json::Error| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_json",
+                format!("The body is not valid JSON: {error}"),
+            )
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_data() {
+                Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_body",
-                    format!(
-                        "The body does not have the expected fields: {}",
-                        error.body_text()
-                    ),
-                ),
-                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "The body is too large.",
-                ),
-                other => Problem::new(other.status(), "bad_request", other.body_text()),
-            }),
-        }
+                    format!("The body does not have the expected fields: {path}: {inner}"),
+                )
+            } else {
+                not_json(inner)
+            }
+        })?;
+        deserializer.end().map_err(not_json)?;
+        Ok(Self(value))
     }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
 }
 
 /// Any method a route under `/api/v1` does not take.

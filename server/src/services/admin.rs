@@ -21,6 +21,7 @@ use crate::{
     store::{
         audit::AuditQuery,
         devices::{FleetQuery, FleetRow},
+        errors::ErrorGroupKey,
         users::StaffChange,
     },
 };
@@ -320,9 +321,28 @@ impl Services {
     }
 
     /// Errors grouped by kind, the most recently seen first.
-    pub async fn admin_errors(&self, actor: &Actor) -> Result<Vec<ErrorGroup>, ServiceError> {
+    pub async fn admin_errors(
+        &self,
+        actor: &Actor,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ErrorGroup>, ServiceError> {
         actor.require_staff()?;
-        Ok(self.store.error_groups().await?)
+        let after = cursor
+            .map(|cursor| {
+                ErrorGroupKey::parse(cursor)
+                    .ok_or_else(|| ServiceError::field("cursor", "Use the next_cursor of a page."))
+            })
+            .transpose()?;
+        let mut items = self.store.error_groups(after.as_ref(), limit + 1).await?;
+        let next_cursor = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|last| ErrorGroupKey::of(last).cursor())
+        });
+        Ok(Page {
+            items,
+            next_cursor: next_cursor.flatten(),
+        })
     }
 
     /// Every MQTT message of every device from now on, decoded; the caller keeps those of `device_id`

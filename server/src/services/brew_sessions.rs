@@ -29,7 +29,7 @@ use crate::{
 };
 
 /// A dry run: the steps the device would run and how long they should take.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SessionPlan {
     pub steps: Vec<PlannedStep>,
     /// Expected duration of the whole program, seconds.

@@ -1,7 +1,7 @@
 //! Remote control: GPIO, clock, network info, reset and UART, as request/response over MQTT. Every
 //! command is recorded (who, what, when, result, latency), audited, and shown on the live stream.
 
-use app::model::telemetry::{CommandRecord, LiveEvent};
+use app::model::telemetry::{CommandRecord, LiveEvent, NetworkInfo};
 use chrono::{DateTime, Utc};
 use proto::v1::{self, command::Body, reply::Result as ReplyResult};
 use serde_json::{Value, json};
@@ -15,7 +15,9 @@ const MAX_PIN: u32 = 1023;
 const MAX_UART_BYTES: usize = 1024;
 
 /// A GPIO pin mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PinMode {
     Input,
@@ -151,8 +153,60 @@ impl DeviceCommand {
 
 /// UART bytes as text (when UTF-8) and hex.
 fn uart_json(data: &[u8]) -> Value {
-    json!({ "text": std::str::from_utf8(data).ok(), "hex": hex::encode(data) })
+    json!(UartData::of(data))
 }
+
+/// A pin's state as the device reported it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"pin": 4, "value": true, "mode": "output"}))]
+pub struct GpioReply {
+    pub pin: u32,
+    pub value: bool,
+    /// `input`, `output`, `input_pullup` or `unspecified`.
+    pub mode: &'static str,
+}
+
+/// The device's clock.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"time": "2026-11-22T10:00:00Z", "time_ms": 1795428000000_i64}))]
+pub struct ClockReply {
+    /// The clock as RFC 3339 (null when out of range).
+    pub time: Option<DateTime<Utc>>,
+    /// The clock in milliseconds since the Unix epoch.
+    pub time_ms: i64,
+}
+
+/// Bytes written to or echoed by the UART.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"text": "hello", "hex": "68656c6c6f"}))]
+pub struct UartData {
+    /// The bytes as text, when they are UTF-8.
+    pub text: Option<String>,
+    pub hex: String,
+}
+
+impl UartData {
+    fn of(data: &[u8]) -> Self {
+        Self {
+            text: std::str::from_utf8(data).ok().map(str::to_string),
+            hex: hex::encode(data),
+        }
+    }
+}
+
+/// A brew program's state as the device reported it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProgramReply {
+    pub program_id: String,
+    /// The protobuf `ProgramState` name, e.g. `PROGRAM_STATE_RUNNING`.
+    pub state: String,
+    pub step_index: u32,
+}
+
+/// A command the device carried out with nothing to report (reset, set clock).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({}))]
+pub struct Ack {}
 
 fn gpio_mode_name(mode: i32) -> &'static str {
     match v1::GpioMode::try_from(mode).unwrap_or(v1::GpioMode::Unspecified) {
@@ -166,22 +220,27 @@ fn gpio_mode_name(mode: i32) -> &'static str {
 /// The JSON answer for a device's reply, or the device's refusal.
 fn reply_json(reply: v1::Reply) -> Result<Value, String> {
     match reply.result {
-        Some(ReplyResult::Gpio(state)) => Ok(
-            json!({ "pin": state.pin, "value": state.value, "mode": gpio_mode_name(state.mode) }),
-        ),
-        Some(ReplyResult::Rtc(rtc)) => Ok(json!({
-            "time": DateTime::from_timestamp_millis(rtc.time_ms),
-            "time_ms": rtc.time_ms,
+        Some(ReplyResult::Gpio(state)) => Ok(json!(GpioReply {
+            pin: state.pin,
+            value: state.value,
+            mode: gpio_mode_name(state.mode),
         })),
-        Some(ReplyResult::Network(network)) => Ok(json!({
-            "mac": network.mac, "ip": network.ip, "subnet": network.subnet, "gateway": network.gateway,
+        Some(ReplyResult::Rtc(rtc)) => Ok(json!(ClockReply {
+            time: DateTime::from_timestamp_millis(rtc.time_ms),
+            time_ms: rtc.time_ms,
         })),
-        Some(ReplyResult::Ack(_)) => Ok(json!({})),
+        Some(ReplyResult::Network(network)) => Ok(json!(NetworkInfo {
+            mac: network.mac,
+            ip: network.ip,
+            subnet: network.subnet,
+            gateway: network.gateway,
+        })),
+        Some(ReplyResult::Ack(_)) => Ok(json!(Ack {})),
         Some(ReplyResult::Uart(echo)) => Ok(uart_json(&echo.data)),
-        Some(ReplyResult::Program(state)) => Ok(json!({
-            "program_id": state.program_id,
-            "state": state.state().as_str_name(),
-            "step_index": state.step_index,
+        Some(ReplyResult::Program(state)) => Ok(json!(ProgramReply {
+            state: state.state().as_str_name().to_string(),
+            program_id: state.program_id,
+            step_index: state.step_index,
         })),
         Some(ReplyResult::Error(error)) => {
             Err(format!("{}: {}", error.code().as_str_name(), error.message))

@@ -17,6 +17,9 @@ const MAX_BUCKETS: i64 = 10_000;
 /// Buckets aimed for when the caller names no bucket size.
 const AUTO_BUCKETS: i64 = 500;
 
+/// The longest bucket: the longest range one request covers (366 days), in seconds.
+pub const MAX_BUCKET_S: u64 = 366 * 24 * 3600;
+
 /// A history request: `[from, to)` (default: the last hour), buckets of `bucket_s` seconds (default: about
 /// 500 buckets).
 #[derive(Debug, Clone, Default)]
@@ -69,9 +72,10 @@ impl Services {
         let span_ms = (to - from).num_milliseconds();
         let bucket_ms = match query.bucket_s {
             Some(0) => return Err(ServiceError::field("bucket", "must be at least 1 second")),
-            Some(seconds) => i64::try_from(seconds)
-                .unwrap_or(i64::MAX / 1000)
-                .saturating_mul(1000),
+            Some(seconds) if seconds > MAX_BUCKET_S => {
+                return Err(ServiceError::field("bucket", "must be at most 366 days"));
+            }
+            Some(seconds) => i64::try_from(seconds * 1000).unwrap_or(i64::MAX),
             None => ((span_ms / AUTO_BUCKETS).max(1000) + 999) / 1000 * 1000,
         };
         if span_ms / bucket_ms > MAX_BUCKETS {

@@ -41,12 +41,21 @@ impl Store {
         Ok(())
     }
 
-    /// Every group, the most recently seen first.
-    pub async fn error_groups(&self) -> Result<Vec<ErrorGroup>, StoreError> {
+    /// One page of groups, the most recently seen first, after the group `after` (its last-seen
+    /// time and kind, as [`ErrorGroupKey`] gives them).
+    pub async fn error_groups(
+        &self,
+        after: Option<&ErrorGroupKey>,
+        limit: u32,
+    ) -> Result<Vec<ErrorGroup>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, count, first_seen_ms, last_seen_ms, subject, example FROM error_groups \
-             ORDER BY last_seen_ms DESC, kind",
+             WHERE last_seen_ms < $1 OR (last_seen_ms = $1 AND kind > $2) \
+             ORDER BY last_seen_ms DESC, kind LIMIT $3",
         )
+        .bind(after.map_or(i64::MAX, |key| key.last_seen_ms))
+        .bind(after.map_or("", |key| key.kind.as_str()))
+        .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -62,5 +71,36 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+}
+
+/// Where a page of error groups starts: the last group of the previous page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorGroupKey {
+    pub last_seen_ms: i64,
+    pub kind: String,
+}
+
+impl ErrorGroupKey {
+    /// The key of a group.
+    pub fn of(group: &ErrorGroup) -> Self {
+        Self {
+            last_seen_ms: to_millis(group.last_seen),
+            kind: group.kind.clone(),
+        }
+    }
+
+    /// The key as a page cursor: `{last_seen_ms}.{kind}`.
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.last_seen_ms, self.kind)
+    }
+
+    /// A cursor made by [`Self::cursor`], or `None`.
+    pub fn parse(cursor: &str) -> Option<Self> {
+        let (millis, kind) = cursor.split_once('.')?;
+        Some(Self {
+            last_seen_ms: millis.parse().ok()?,
+            kind: kind.to_string(),
+        })
     }
 }

@@ -23,7 +23,7 @@ use futures::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{PageQuery, telemetry::parse_time};
+use super::{PageQuery, openapi::IdPath, telemetry::parse_time};
 use crate::{
     auth::Actor,
     http::{
@@ -35,16 +35,28 @@ use crate::{
 };
 
 /// `?query=&limit=&cursor=` of the user list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListParams {
     /// Part of the email or name.
     #[serde(default)]
     query: String,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /admin/users`: every user, searchable, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "admin",
+    operation_id = "admin_list_users",
+    params(UserListParams),
+    responses((status = 200, description = "Every user, oldest first", body = Page<AdminUser>), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn users(
     State(state): State<AppState>,
     actor: Actor,
@@ -57,12 +69,20 @@ pub async fn users(
     Ok(Json(
         state
             .services
-            .admin_users(&actor, &params.query, page.cursor.as_deref(), page.limit())
+            .admin_users(&actor, &params.query, page.cursor(), page.limit()?)
             .await?,
     ))
 }
 
 /// `GET /admin/users/{id}`: a user with their devices, sessions and tokens.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    operation_id = "admin_show_user",
+    params(IdPath),
+    responses((status = 200, description = "The user with their devices, open sessions and tokens", body = AdminUserDetail), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn user(
     State(state): State<AppState>,
     actor: Actor,
@@ -72,7 +92,7 @@ pub async fn user(
 }
 
 /// What staff may change of a user; absent fields stay.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     disabled: Option<bool>,
@@ -80,6 +100,19 @@ pub struct UserChange {
 }
 
 /// `PATCH /admin/users/{id}`: `{disabled?, role?}`.
+#[utoipa::path(
+    patch,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    operation_id = "admin_update_user",
+    params(IdPath),
+    request_body(content = UserChange, example = json!({"disabled": true})),
+    responses(
+        (status = 200, description = "The changed user; disabling ends their sessions and stops their tokens", body = User),
+        (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_staff`: the last enabled staff account cannot be demoted or disabled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update_user(
     State(state): State<AppState>,
     actor: Actor,
@@ -104,16 +137,31 @@ pub async fn update_user(
 }
 
 /// `?query=&online=&owner_id=&limit=&cursor=` of the fleet list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetParams {
+    /// Part of the device id, name, model or owner's email.
     query: Option<String>,
+    /// Only devices online (`true`) or offline (`false`).
     online: Option<bool>,
+    /// Only this user's devices.
     owner_id: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /admin/devices`: every device with owner, liveness and message rate.
+#[utoipa::path(
+    get,
+    path = "/admin/devices",
+    tag = "admin",
+    operation_id = "admin_list_devices",
+    params(FleetParams),
+    responses((status = 200, description = "Every device with owner, liveness and message rate", body = Page<FleetDevice>), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn devices(
     State(state): State<AppState>,
     actor: Actor,
@@ -131,19 +179,27 @@ pub async fn devices(
     Ok(Json(
         state
             .services
-            .admin_fleet(&actor, &filter, page.cursor.as_deref(), page.limit())
+            .admin_fleet(&actor, &filter, page.cursor(), page.limit()?)
             .await?,
     ))
 }
 
 /// The answer of a revocation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Revoked {
     /// Serials of the certificates revoked (empty when none was valid).
     revoked: Vec<String>,
 }
 
 /// `POST /admin/devices/{id}/revoke`: revokes the device's certificate and disconnects it.
+#[utoipa::path(
+    post,
+    path = "/admin/devices/{id}/revoke",
+    tag = "admin",
+    operation_id = "admin_revoke_certificate",
+    params(IdPath),
+    responses((status = 200, description = "Revoked and disconnected", body = Revoked, example = json!({"revoked": ["5f3a9c1e"]})), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     actor: Actor,
@@ -158,12 +214,24 @@ pub async fn revoke(
 }
 
 /// The answer of a forced disconnect.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Disconnected {
     was_connected: bool,
 }
 
 /// `POST /admin/devices/{id}/disconnect`: drops the device's MQTT connection (embedded broker).
+#[utoipa::path(
+    post,
+    path = "/admin/devices/{id}/disconnect",
+    tag = "admin",
+    operation_id = "admin_disconnect_device",
+    params(IdPath),
+    responses(
+        (status = 200, description = "Dropped (the device may reconnect)", body = Disconnected, example = json!({"was_connected": true})),
+        (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`external_broker`: only the embedded broker can drop a connection", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn disconnect(
     State(state): State<AppState>,
     actor: Actor,
@@ -178,6 +246,13 @@ pub async fn disconnect(
 }
 
 /// `GET /admin/broker`: broker and bridge figures with the last minutes' history.
+#[utoipa::path(
+    get,
+    path = "/admin/broker",
+    tag = "admin",
+    operation_id = "admin_broker_status",
+    responses((status = 200, description = "Broker and bridge figures with the last five minutes' history", body = BrokerStatus), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn broker(
     State(state): State<AppState>,
     actor: Actor,
@@ -186,18 +261,26 @@ pub async fn broker(
 }
 
 /// `?user_id=&device_id=&kind=&from=&to=&limit=&cursor=` of the audit log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// Entries by or about this user.
     user_id: Option<String>,
+    /// Entries about this device.
     device_id: Option<String>,
+    /// An action (`device.register`) or a family (`device`).
     kind: Option<String>,
     /// RFC 3339.
     from: Option<String>,
     /// RFC 3339.
     to: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// `csv` for a CSV download (for links, which cannot send `Accept: text/csv`); `json` by default.
+    #[param(pattern = "^(csv|json)$")]
     format: Option<String>,
 }
 
@@ -206,6 +289,22 @@ const CSV_MAX_ROWS: usize = 100_000;
 
 /// `GET /admin/audit`: the audit log, newest first, filtered; with `Accept: text/csv` or `format=csv`,
 /// every matching entry (up to 100 000) as CSV.
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    tag = "admin",
+    operation_id = "admin_audit_log",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The audit log, newest first; with `Accept: text/csv` or `format=csv` every matching entry (up to 100 000) as CSV",
+            content(
+                (Page<AuditEntry> = "application/json"),
+                (String = "text/csv", example = "id,at,actor,action,subject,detail,origin\n"),
+            )),
+        (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `from`/`to` not RFC 3339, or an unknown `format`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn audit(
     State(state): State<AppState>,
     actor: Actor,
@@ -235,7 +334,7 @@ pub async fn audit(
         };
         let entries = state
             .services
-            .admin_audit(&actor, &filter, page.cursor.as_deref(), page.limit())
+            .admin_audit(&actor, &filter, page.cursor(), page.limit()?)
             .await?;
         return Ok(Json(entries).into_response());
     }
@@ -304,16 +403,26 @@ fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
         .map_err(|error| csv::Error::from(error.into_error()))
 }
 
-/// `GET /admin/errors`: errors grouped by kind, the most recently seen first (one page: the kinds are
-/// few).
+/// `GET /admin/errors`: errors grouped by kind, the most recently seen first.
+#[utoipa::path(
+    get,
+    path = "/admin/errors",
+    tag = "admin",
+    operation_id = "admin_errors",
+    params(PageQuery),
+    responses((status = 200, description = "Errors grouped by kind, the most recently seen first", body = Page<ErrorGroup>), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn errors(
     State(state): State<AppState>,
     actor: Actor,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ErrorGroup>>, Problem> {
-    Ok(Json(Page {
-        items: state.services.admin_errors(&actor).await?,
-        next_cursor: None,
-    }))
+    Ok(Json(
+        state
+            .services
+            .admin_errors(&actor, page.cursor(), page.limit()?)
+            .await?,
+    ))
 }
 
 /// How often an inspector stream checks that its caller is still staff.
@@ -332,6 +441,15 @@ struct Inspecting {
 /// `GET /admin/devices/{id}/inspect`: Server-Sent Events, one `message` event per MQTT message of the
 /// device in either direction, decoded, with its size; `lagged` when the watcher fell behind. Ends
 /// when the caller is no longer staff.
+#[utoipa::path(
+    get,
+    path = "/admin/devices/{id}/inspect",
+    tag = "admin",
+    operation_id = "admin_inspect_device",
+    params(IdPath),
+    responses((status = 200, description = "Server-Sent Events: one `message` event (a JSON `InspectedMessage`) per MQTT message of the device either way; `lagged` when the watcher fell behind",
+        content_type = "text/event-stream", body = String), (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn inspect(
     State(state): State<AppState>,
     actor: Actor,

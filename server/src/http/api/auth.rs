@@ -8,7 +8,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::PageQuery;
+use super::{PageQuery, openapi::IdPath};
 use crate::{
     auth::Actor,
     http::{
@@ -20,7 +20,7 @@ use crate::{
     services::accounts::NewAccount,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignupBody {
     email: String,
     password: String,
@@ -28,6 +28,18 @@ pub struct SignupBody {
 }
 
 /// `POST /auth/signup`: creates a brewer account and signs it in.
+#[utoipa::path(
+    post,
+    path = "/auth/signup",
+    tag = "auth",
+    operation_id = "signup",
+    security(()),
+    request_body(content = SignupBody, example = json!({"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"})),
+    responses(
+        (status = 201, description = "The new account, signed in (a session cookie is set)", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
+        (status = 409, description = "`email_taken`: an account with this email exists", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn signup(
     State(state): State<AppState>,
     actor: Actor,
@@ -48,13 +60,28 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     email: String,
     password: String,
 }
 
 /// `POST /auth/login`: starts a web session (a new session id).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    security(()),
+    request_body(content = LoginBody, example = json!({"email": "ada@example.com", "password": "correct horse battery"})),
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -70,12 +97,20 @@ pub async fn login(
 }
 
 /// `POST /auth/logout`: ends the session.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    security(()),
+    responses((status = 204, description = "The session (if any) has ended"))
+)]
 pub async fn logout(session: Session) -> Result<StatusCode, Problem> {
     sessions::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTokenBody {
     email: String,
     password: String,
@@ -83,6 +118,22 @@ pub struct CreateTokenBody {
 }
 
 /// `POST /auth/tokens`: a new API token for the account with this email and password.
+#[utoipa::path(
+    post,
+    path = "/auth/tokens",
+    tag = "auth",
+    operation_id = "create_token",
+    security(()),
+    request_body(content = CreateTokenBody, example = json!({"email": "ada@example.com", "password": "correct horse battery", "label": "my phone"})),
+    responses(
+        (status = 201, description = "The token: its secret is shown only now", body = CreatedToken,
+            example = json!({"id": "0193a5f2-9d3e-7b21-8c11-2a3b4c5d6e7f", "label": "my phone", "token": "blk_8J2kq0V3mZ7xR1tW5yN6pA4sD9fG2hL0", "created_at": "2026-11-22T10:00:00Z"})),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -96,6 +147,14 @@ pub async fn create_token(
 }
 
 /// `GET /auth/tokens`: the caller's tokens.
+#[utoipa::path(
+    get,
+    path = "/auth/tokens",
+    tag = "auth",
+    operation_id = "list_tokens",
+    params(PageQuery),
+    responses((status = 200, description = "The caller's tokens (without their secrets)", body = Page<ApiToken>))
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     actor: Actor,
@@ -103,7 +162,7 @@ pub async fn list_tokens(
 ) -> Result<Json<Page<ApiToken>>, Problem> {
     let tokens = state
         .services
-        .list_tokens(&actor, page.cursor.as_deref(), page.limit())
+        .list_tokens(&actor, page.cursor(), page.limit()?)
         .await?;
     Ok(Json(Page {
         items: tokens.items,
@@ -112,6 +171,14 @@ pub async fn list_tokens(
 }
 
 /// `DELETE /auth/tokens/{id}`: revokes one of the caller's tokens.
+#[utoipa::path(
+    delete,
+    path = "/auth/tokens/{id}",
+    tag = "auth",
+    operation_id = "revoke_token",
+    params(IdPath),
+    responses((status = 204, description = "Revoked: the token no longer works"))
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     actor: Actor,

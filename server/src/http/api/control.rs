@@ -16,9 +16,22 @@ use crate::{
     },
     services::{
         ServiceError,
-        commands::{DeviceCommand, PinMode},
+        commands::{Ack, ClockReply, DeviceCommand, GpioReply, PinMode, UartData},
     },
 };
+use app::model::telemetry::NetworkInfo;
+
+use super::openapi::IdPath;
+
+/// The path parameter `{pin}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PinPath {
+    /// The GPIO pin number, 0 to 1023.
+    #[allow(dead_code)]
+    #[param(minimum = 0, maximum = 1023)]
+    pub pin: u32,
+}
 
 async fn send(
     state: &AppState,
@@ -36,6 +49,19 @@ async fn send(
 }
 
 /// `GET /devices/{id}/gpio/{pin}`.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/gpio/{pin}",
+    tag = "control",
+    operation_id = "read_gpio",
+    params(IdPath, PinPath),
+    responses(
+        (status = 200, description = "The pin as the device reads it", body = GpioReply),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn gpio_get(
     State(state): State<AppState>,
     actor: Actor,
@@ -45,13 +71,27 @@ pub async fn gpio_get(
     send(&state, &actor, &origin, &id, DeviceCommand::GpioGet { pin }).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct GpioBody {
     value: bool,
     mode: Option<PinMode>,
 }
 
 /// `PUT /devices/{id}/gpio/{pin}` `{value, mode?}`.
+#[utoipa::path(
+    put,
+    path = "/devices/{id}/gpio/{pin}",
+    tag = "control",
+    operation_id = "set_gpio",
+    params(IdPath, PinPath),
+    request_body(content = GpioBody, example = json!({"value": true, "mode": "output"})),
+    responses(
+        (status = 200, description = "The pin after the change", body = GpioReply),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn gpio_set(
     State(state): State<AppState>,
     actor: Actor,
@@ -74,6 +114,19 @@ pub async fn gpio_set(
 }
 
 /// `GET /devices/{id}/rtc`.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/rtc",
+    tag = "control",
+    operation_id = "read_clock",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The device clock", body = ClockReply),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn rtc_get(
     State(state): State<AppState>,
     actor: Actor,
@@ -83,13 +136,27 @@ pub async fn rtc_get(
     send(&state, &actor, &origin, &id, DeviceCommand::RtcGet).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RtcBody {
     /// RFC 3339.
     time: DateTime<Utc>,
 }
 
 /// `PUT /devices/{id}/rtc` `{time}`.
+#[utoipa::path(
+    put,
+    path = "/devices/{id}/rtc",
+    tag = "control",
+    operation_id = "set_clock",
+    params(IdPath),
+    request_body(content = RtcBody, example = json!({"time": "2026-11-22T10:00:00Z"})),
+    responses(
+        (status = 200, description = "Set", body = Ack),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn rtc_set(
     State(state): State<AppState>,
     actor: Actor,
@@ -108,6 +175,19 @@ pub async fn rtc_set(
 }
 
 /// `GET /devices/{id}/network`.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/network",
+    tag = "control",
+    operation_id = "read_network",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The device's network settings", body = NetworkInfo, example = json!({"mac": "02:42:ac:11:00:02", "ip": "192.168.1.50", "subnet": "255.255.255.0", "gateway": "192.168.1.1"})),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn network(
     State(state): State<AppState>,
     actor: Actor,
@@ -118,6 +198,19 @@ pub async fn network(
 }
 
 /// `POST /devices/{id}/reset`.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/reset",
+    tag = "control",
+    operation_id = "reset_device",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The device accepted and is rebooting", body = Ack),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn reset(
     State(state): State<AppState>,
     actor: Actor,
@@ -128,7 +221,7 @@ pub async fn reset(
 }
 
 /// How UART data is written in a request.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     #[default]
@@ -137,7 +230,7 @@ pub enum Encoding {
     Base64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UartBody {
     data: String,
     #[serde(default)]
@@ -145,6 +238,20 @@ pub struct UartBody {
 }
 
 /// `POST /devices/{id}/uart` `{data, encoding: "utf8" | "hex" | "base64"}`.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/uart",
+    tag = "control",
+    operation_id = "write_uart",
+    params(IdPath),
+    request_body(content = UartBody, example = json!({"data": "status\n", "encoding": "utf8"})),
+    responses(
+        (status = 200, description = "Written; the device's echo of the bytes", body = UartData),
+        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn uart(
     State(state): State<AppState>,
     actor: Actor,

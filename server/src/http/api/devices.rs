@@ -12,7 +12,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::PageQuery;
+use super::{PageQuery, openapi::IdPath};
 use crate::{
     auth::Actor,
     http::{
@@ -24,6 +24,15 @@ use crate::{
 };
 
 /// `GET /devices`: the caller's devices.
+#[utoipa::path(
+    get,
+    path = "/devices",
+    tag = "devices",
+    operation_id = "list_devices",
+    params(PageQuery),
+    responses((status = 200, description = "The caller's devices, oldest first", body = Page<Device>,
+        example = json!({"items": [{"id": "dev-0193a5f2c1e47d10", "name": "Garage kettle", "model": "BrewKettle 40", "created_at": "2026-11-22T10:00:00Z"}], "next_cursor": null})))
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -31,7 +40,7 @@ pub async fn list(
 ) -> Result<Json<Page<Device>>, Problem> {
     let devices = state
         .services
-        .list_devices(&actor, page.cursor.as_deref(), page.limit())
+        .list_devices(&actor, page.cursor(), page.limit()?)
         .await?;
     Ok(Json(Page {
         items: devices.items,
@@ -39,13 +48,21 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
     name: String,
     model: String,
 }
 
 /// `POST /devices`: registers a device; the answer has its certificate, key and connection settings.
+#[utoipa::path(
+    post,
+    path = "/devices",
+    tag = "devices",
+    operation_id = "register_device",
+    request_body(content = RegisterBody, example = json!({"name": "Garage kettle", "model": "BrewKettle 40"})),
+    responses((status = 201, description = "The device with its certificate, private key and connection settings (the key is shown only now)", body = DeviceCredentials))
+)]
 pub async fn register(
     State(state): State<AppState>,
     actor: Actor,
@@ -60,6 +77,14 @@ pub async fn register(
 }
 
 /// `GET /devices/{id}`.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}",
+    tag = "devices",
+    operation_id = "show_device",
+    params(IdPath),
+    responses((status = 200, description = "The device", body = Device, example = json!({"id": "dev-0193a5f2c1e47d10", "name": "Garage kettle", "model": "BrewKettle 40", "created_at": "2026-11-22T10:00:00Z"})))
+)]
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
@@ -68,13 +93,22 @@ pub async fn show(
     Ok(Json(state.services.device(&actor, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateBody {
     name: Option<String>,
     model: Option<String>,
 }
 
 /// `PATCH /devices/{id}`: rename or change the model.
+#[utoipa::path(
+    patch,
+    path = "/devices/{id}",
+    tag = "devices",
+    operation_id = "update_device",
+    params(IdPath),
+    request_body(content = UpdateBody, example = json!({"name": "Kettle in the shed"})),
+    responses((status = 200, description = "The changed device", body = Device, example = json!({"id": "dev-0193a5f2c1e47d10", "name": "Garage kettle", "model": "BrewKettle 40", "created_at": "2026-11-22T10:00:00Z"})))
+)]
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -95,6 +129,14 @@ pub async fn update(
 }
 
 /// `DELETE /devices/{id}`: unregisters the device and revokes its certificate.
+#[utoipa::path(
+    delete,
+    path = "/devices/{id}",
+    tag = "devices",
+    operation_id = "unregister_device",
+    params(IdPath),
+    responses((status = 204, description = "Unregistered; its certificate is revoked"))
+)]
 pub async fn unregister(
     State(state): State<AppState>,
     actor: Actor,
@@ -109,6 +151,16 @@ pub async fn unregister(
 }
 
 /// `GET /devices/{id}/bundle`: the zip a device needs to connect.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/bundle",
+    tag = "devices",
+    operation_id = "device_bundle",
+    params(IdPath),
+    responses((status = 200, description = "A zip with `ca.pem`, `device.pem`, `device.key` and `settings.json` (broker host, ports, topics)",
+        content_type = "application/zip", body = Vec<u8>,
+        headers(("Content-Disposition" = String, description = "attachment; filename=\"{device id}.zip\""))))
+)]
 pub async fn bundle(
     State(state): State<AppState>,
     actor: Actor,
@@ -130,6 +182,16 @@ pub async fn bundle(
 }
 
 /// `POST /devices/{id}/csr`: a PEM certificate signing request in, the signed certificate out.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/csr",
+    tag = "devices",
+    operation_id = "sign_device_csr",
+    params(IdPath),
+    request_body(content = String, content_type = "text/plain", description = "A PEM certificate signing request made with the device's own key (P-256); any content type is taken",
+        example = "-----BEGIN CERTIFICATE REQUEST-----\nMIH...\n-----END CERTIFICATE REQUEST-----\n"),
+    responses((status = 200, description = "The signed certificate (no private key: the device keeps its own); the old one is revoked", body = DeviceCredentials))
+)]
 pub async fn csr(
     State(state): State<AppState>,
     actor: Actor,
@@ -148,6 +210,14 @@ pub async fn csr(
 }
 
 /// `POST /devices/{id}/certificate/rotate`: a new key and certificate; the old one is revoked.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/certificate/rotate",
+    tag = "devices",
+    operation_id = "rotate_device_certificate",
+    params(IdPath),
+    responses((status = 200, description = "A new key and certificate; the old certificate is revoked", body = DeviceCredentials))
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     actor: Actor,

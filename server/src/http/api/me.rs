@@ -12,11 +12,18 @@ use crate::{
 };
 
 /// `GET /me`.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "me",
+    operation_id = "show_me",
+    responses((status = 200, description = "The caller's account", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})))
+)]
 pub async fn show(State(state): State<AppState>, actor: Actor) -> Result<Json<User>, Problem> {
     Ok(Json(state.services.me(&actor).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProfileBody {
     name: Option<String>,
     email: Option<String>,
@@ -25,6 +32,17 @@ pub struct ProfileBody {
 }
 
 /// `PATCH /me`: changes name, email and/or units.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    tag = "me",
+    operation_id = "update_me",
+    request_body(content = ProfileBody, example = json!({"name": "Ada L.", "units": "imperial"})),
+    responses(
+        (status = 200, description = "The changed account", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -41,13 +59,25 @@ pub async fn update(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
 /// `POST /me/password`: changes the password; every other session of the user ends.
+#[utoipa::path(
+    post,
+    path = "/me/password",
+    tag = "me",
+    operation_id = "change_password",
+    request_body(content = PasswordBody, example = json!({"current_password": "correct horse battery", "new_password": "a longer passphrase now"})),
+    responses(
+    (status = 204, description = "Changed; every other session of the account has ended"),
+    (status = 429, description = "`too_many_attempts`: too many wrong passwords; wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))),
+)
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
@@ -71,12 +101,24 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeleteBody {
     password: String,
 }
 
 /// `DELETE /me`: deletes the account after checking the password.
+#[utoipa::path(
+    delete,
+    path = "/me",
+    tag = "me",
+    operation_id = "delete_me",
+    request_body(content = DeleteBody, example = json!({"password": "correct horse battery"})),
+    responses(
+    (status = 204, description = "The account, its devices and recipes are deleted"),
+    (status = 429, description = "`too_many_attempts`: too many wrong passwords; wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))),
+)
+)]
 pub async fn delete(
     State(state): State<AppState>,
     actor: Actor,

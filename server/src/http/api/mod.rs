@@ -5,107 +5,103 @@ mod auth;
 mod control;
 mod devices;
 mod me;
+mod openapi;
 mod recipes;
 mod sessions;
 mod telemetry;
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::Router;
 use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, problem};
+use crate::services::ServiceError;
+
+pub use openapi::document;
 
 /// `?limit=&cursor=` of list routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500, example = 50)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 impl PageQuery {
-    pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(50).clamp(1, 500)
+    /// The page size asked for: 50 when absent; 422 outside 1 to 500.
+    pub fn limit(&self) -> Result<u32, ServiceError> {
+        match self.limit {
+            None => Ok(50),
+            Some(limit @ 1..=500) => Ok(limit),
+            Some(_) => Err(ServiceError::field("limit", "Ask for 1 to 500 items.")),
+        }
+    }
+
+    /// The cursor asked for (an empty one is the first page).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|cursor| !cursor.is_empty())
     }
 }
 
-/// Every route of `/api/v1`.
+/// Every route of `/api/v1`: each handler's `#[utoipa::path]` names its method and path and documents
+/// it, so this list is also the OpenAPI document.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::create_token, auth::list_tokens))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(me::show, me::update, me::delete))
+        .routes(routes!(me::change_password))
+        .routes(routes!(devices::list, devices::register))
+        .routes(routes!(devices::show, devices::update, devices::unregister))
+        .routes(routes!(devices::bundle))
+        .routes(routes!(devices::csr))
+        .routes(routes!(devices::rotate))
+        .routes(routes!(telemetry::status))
+        .routes(routes!(telemetry::history))
+        .routes(routes!(telemetry::live))
+        .routes(routes!(telemetry::commands))
+        .routes(routes!(control::gpio_get, control::gpio_set))
+        .routes(routes!(control::rtc_get, control::rtc_set))
+        .routes(routes!(control::network))
+        .routes(routes!(control::reset))
+        .routes(routes!(control::uart))
+        .routes(routes!(recipes::list, recipes::create))
+        .routes(routes!(recipes::import))
+        .routes(routes!(recipes::show, recipes::update, recipes::delete))
+        .routes(routes!(recipes::clone))
+        .routes(routes!(recipes::export))
+        .routes(routes!(sessions::start))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::show, sessions::update))
+        .routes(routes!(sessions::pause))
+        .routes(routes!(sessions::resume))
+        .routes(routes!(sessions::abort))
+        .routes(routes!(sessions::add_note))
+        .routes(routes!(sessions::export))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::user, admin::update_user))
+        .routes(routes!(admin::devices))
+        .routes(routes!(admin::revoke))
+        .routes(routes!(admin::disconnect))
+        .routes(routes!(admin::inspect))
+        .routes(routes!(admin::broker))
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::errors))
+}
+
+/// The `/api/v1` router: the documented routes, and problem answers for unknown paths, other methods
+/// and oversized bodies.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(auth::signup))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route(
-            "/auth/tokens",
-            post(auth::create_token).get(auth::list_tokens),
-        )
-        .route(
-            "/auth/tokens/{id}",
-            axum::routing::delete(auth::revoke_token),
-        )
-        .route("/me", get(me::show).patch(me::update).delete(me::delete))
-        .route("/me/password", post(me::change_password))
-        .route("/devices", get(devices::list).post(devices::register))
-        .route(
-            "/devices/{id}",
-            get(devices::show)
-                .patch(devices::update)
-                .delete(devices::unregister),
-        )
-        .route("/devices/{id}/bundle", get(devices::bundle))
-        .route("/devices/{id}/csr", post(devices::csr))
-        .route("/devices/{id}/certificate/rotate", post(devices::rotate))
-        .route("/devices/{id}/status", get(telemetry::status))
-        .route("/devices/{id}/telemetry", get(telemetry::history))
-        .route("/devices/{id}/live", get(telemetry::live))
-        .route("/devices/{id}/commands", get(telemetry::commands))
-        .route(
-            "/devices/{id}/gpio/{pin}",
-            get(control::gpio_get).put(control::gpio_set),
-        )
-        .route(
-            "/devices/{id}/rtc",
-            get(control::rtc_get).put(control::rtc_set),
-        )
-        .route("/devices/{id}/network", get(control::network))
-        .route("/devices/{id}/reset", post(control::reset))
-        .route("/devices/{id}/uart", post(control::uart))
-        .route("/recipes", get(recipes::list).post(recipes::create))
-        .route("/recipes/import", post(recipes::import))
-        .route(
-            "/recipes/{id}",
-            get(recipes::show)
-                .put(recipes::update)
-                .delete(recipes::delete),
-        )
-        .route("/recipes/{id}/clone", post(recipes::clone))
-        .route("/recipes/{id}/export", get(recipes::export))
-        .route("/devices/{id}/sessions", post(sessions::start))
-        .route("/sessions", get(sessions::list))
-        .route(
-            "/sessions/{id}",
-            get(sessions::show).patch(sessions::update),
-        )
-        .route("/sessions/{id}/pause", post(sessions::pause))
-        .route("/sessions/{id}/resume", post(sessions::resume))
-        .route("/sessions/{id}/abort", post(sessions::abort))
-        .route("/sessions/{id}/notes", post(sessions::add_note))
-        .route("/sessions/{id}/export", get(sessions::export))
-        .route("/admin/users", get(admin::users))
-        .route(
-            "/admin/users/{id}",
-            get(admin::user).patch(admin::update_user),
-        )
-        .route("/admin/devices", get(admin::devices))
-        .route("/admin/devices/{id}/revoke", post(admin::revoke))
-        .route("/admin/devices/{id}/disconnect", post(admin::disconnect))
-        .route("/admin/devices/{id}/inspect", get(admin::inspect))
-        .route("/admin/broker", get(admin::broker))
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/errors", get(admin::errors))
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(problem::api_not_found)
         .method_not_allowed_fallback(problem::api_method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

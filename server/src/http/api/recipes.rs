@@ -12,7 +12,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::PageQuery;
+use super::{PageQuery, openapi::IdPath};
 use crate::{
     auth::Actor,
     http::{
@@ -24,16 +24,28 @@ use crate::{
 };
 
 /// `?query=&limit=&cursor=` of the recipe list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Part of the name or style.
+    /// Part of the name or style (case-insensitive).
     #[serde(default)]
     query: String,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /recipes`: the caller's recipes, searchable by name or style.
+#[utoipa::path(
+    get,
+    path = "/recipes",
+    tag = "recipes",
+    operation_id = "list_recipes",
+    params(ListParams),
+    responses((status = 200, description = "The caller's recipes, by name, each with its computed numbers", body = Page<Recipe>))
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -46,12 +58,20 @@ pub async fn list(
     Ok(Json(
         state
             .services
-            .list_recipes(&actor, &params.query, page.cursor.as_deref(), page.limit())
+            .list_recipes(&actor, &params.query, page.cursor(), page.limit()?)
             .await?,
     ))
 }
 
 /// `POST /recipes`: saves a recipe; the answer has its computed numbers.
+#[utoipa::path(
+    post,
+    path = "/recipes",
+    tag = "recipes",
+    operation_id = "create_recipe",
+    request_body(content = RecipeBody, example = json!({"name": "Pale ale", "style": "American Pale Ale", "batch_size_l": 20.0, "boil_time_min": 60, "efficiency_pct": 72.0, "fermentables": [{"name": "Pale malt", "kind": "grain", "amount_kg": 4.5, "yield_pct": 80.0, "color_srm": 3.0}], "hops": [{"name": "Cascade", "amount_g": 30.0, "alpha_pct": 6.5, "use": "boil", "time_min": 60}], "yeasts": [{"name": "US-05", "attenuation_pct": 78.0, "temp_min_c": 15.0, "temp_max_c": 22.0}], "mash_steps": [{"name": "Saccharification", "kind": "infusion", "temp_c": 66.0, "duration_min": 60.0}]})),
+    responses((status = 201, description = "The saved recipe with its computed OG, FG, ABV, IBU and colour", body = Recipe))
+)]
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
@@ -63,6 +83,14 @@ pub async fn create(
 }
 
 /// `GET /recipes/{id}`.
+#[utoipa::path(
+    get,
+    path = "/recipes/{id}",
+    tag = "recipes",
+    operation_id = "show_recipe",
+    params(IdPath),
+    responses((status = 200, description = "The recipe with its computed numbers", body = Recipe))
+)]
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
@@ -72,6 +100,15 @@ pub async fn show(
 }
 
 /// `PUT /recipes/{id}`: replaces the recipe.
+#[utoipa::path(
+    put,
+    path = "/recipes/{id}",
+    tag = "recipes",
+    operation_id = "update_recipe",
+    params(IdPath),
+    request_body(content = RecipeBody, example = json!({"name": "Pale ale", "style": "American Pale Ale", "batch_size_l": 20.0, "boil_time_min": 60, "efficiency_pct": 72.0, "fermentables": [{"name": "Pale malt", "kind": "grain", "amount_kg": 4.5, "yield_pct": 80.0, "color_srm": 3.0}], "hops": [{"name": "Cascade", "amount_g": 30.0, "alpha_pct": 6.5, "use": "boil", "time_min": 60}], "yeasts": [{"name": "US-05", "attenuation_pct": 78.0, "temp_min_c": 15.0, "temp_max_c": 22.0}], "mash_steps": [{"name": "Saccharification", "kind": "infusion", "temp_c": 66.0, "duration_min": 60.0}]})),
+    responses((status = 200, description = "The replaced recipe with its computed numbers", body = Recipe))
+)]
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -88,6 +125,14 @@ pub async fn update(
 }
 
 /// `DELETE /recipes/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/recipes/{id}",
+    tag = "recipes",
+    operation_id = "delete_recipe",
+    params(IdPath),
+    responses((status = 204, description = "Deleted (sessions brewed from it keep their copy)"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     actor: Actor,
@@ -99,6 +144,14 @@ pub async fn delete(
 }
 
 /// `POST /recipes/{id}/clone`: a copy of the recipe, as a new recipe of the caller's.
+#[utoipa::path(
+    post,
+    path = "/recipes/{id}/clone",
+    tag = "recipes",
+    operation_id = "clone_recipe",
+    params(IdPath),
+    responses((status = 201, description = "The copy, a new recipe of the caller's", body = Recipe))
+)]
 pub async fn clone(
     State(state): State<AppState>,
     actor: Actor,
@@ -110,6 +163,18 @@ pub async fn clone(
 }
 
 /// `POST /recipes/import`: the body is a BeerJSON or BeerXML file; every recipe in it is saved, or none.
+#[utoipa::path(
+    post,
+    path = "/recipes/import",
+    tag = "recipes",
+    operation_id = "import_recipes",
+    request_body(description = "A BeerJSON 1.0 or BeerXML 1.0 file (up to 100 recipes, 1 MiB); the format is recognised from its first character",
+        content(
+            (Object = "application/json", example = json!({"beerjson": {"version": 1.0, "recipes": [{"name": "Pale ale", "type": "all grain", "batch_size": {"unit": "l", "value": 20.0}, "efficiency": {"brewhouse": {"unit": "%", "value": 72.0}}, "ingredients": {"fermentable_additions": []}}]}})),
+            (String = "application/xml"),
+        )),
+    responses((status = 201, description = "Every recipe in the file, saved (or none, with the errors: `validation_failed` names the path, unit or line)", body = Page<Recipe>))
+)]
 pub async fn import(
     State(state): State<AppState>,
     actor: Actor,
@@ -133,6 +198,15 @@ pub async fn import(
 }
 
 /// `GET /recipes/{id}/export`: the recipe as a BeerJSON 1.0 file.
+#[utoipa::path(
+    get,
+    path = "/recipes/{id}/export",
+    tag = "recipes",
+    operation_id = "export_recipe",
+    params(IdPath),
+    responses((status = 200, description = "The recipe as a BeerJSON 1.0 document (a download)", body = Object,
+        headers(("Content-Disposition" = String, description = "attachment; filename=\"{name}.json\""))))
+)]
 pub async fn export(
     State(state): State<AppState>,
     actor: Actor,

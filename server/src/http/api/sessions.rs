@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::PageQuery;
+use super::{PageQuery, openapi::IdPath};
 use crate::{
     auth::Actor,
     http::{
@@ -18,11 +18,11 @@ use crate::{
         identity::ClientOrigin,
         problem::{ApiJson, ApiPath, ApiQuery},
     },
-    services::brew_sessions::SessionAction,
+    services::brew_sessions::{SessionAction, SessionPlan},
 };
 
 /// What to run, and whether only to plan it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     recipe_id: String,
@@ -33,6 +33,20 @@ pub struct StartBody {
 
 /// `POST /devices/{id}/sessions`: with `dry_run`, 200 and the plan; else 201 and the running session.
 /// A recipe the device cannot run is refused with `409 recipe_impossible` and every reason.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/sessions",
+    tag = "sessions",
+    operation_id = "start_session",
+    params(IdPath),
+    request_body(content = StartBody, example = json!({"recipe_id": "0193a5f3-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "dry_run": true})),
+    responses(
+        (status = 200, description = "With `dry_run`: the plan (steps, expected durations); nothing is sent", body = SessionPlan),
+        (status = 201, description = "Started: the running session", body = BrewSession),
+        (status = 409, description = "`recipe_impossible` (every reason in `detail`), `session_running` or `device_offline`", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn start(
     State(state): State<AppState>,
     actor: Actor,
@@ -54,6 +68,14 @@ pub async fn start(
 }
 
 /// `GET /sessions`: the caller's sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    operation_id = "list_sessions",
+    params(PageQuery),
+    responses((status = 200, description = "The caller's sessions, newest first", body = Page<BrewSession>))
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -62,12 +84,20 @@ pub async fn list(
     Ok(Json(
         state
             .services
-            .list_sessions(&actor, page.cursor.as_deref(), page.limit())
+            .list_sessions(&actor, page.cursor(), page.limit()?)
             .await?,
     ))
 }
 
 /// `GET /sessions/{id}`: the session with its timeline, events and notes.
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    operation_id = "show_session",
+    params(IdPath),
+    responses((status = 200, description = "The session with its timeline, events and notes", body = BrewSession))
+)]
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
@@ -92,6 +122,19 @@ async fn control(
 }
 
 /// `POST /sessions/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/pause",
+    tag = "sessions",
+    operation_id = "pause_session",
+    params(IdPath),
+    responses(
+        (status = 200, description = "Paused on the device", body = BrewSession),
+        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn pause(
     State(state): State<AppState>,
     actor: Actor,
@@ -102,6 +145,19 @@ pub async fn pause(
 }
 
 /// `POST /sessions/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/resume",
+    tag = "sessions",
+    operation_id = "resume_session",
+    params(IdPath),
+    responses(
+        (status = 200, description = "Running again", body = BrewSession),
+        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn resume(
     State(state): State<AppState>,
     actor: Actor,
@@ -112,6 +168,19 @@ pub async fn resume(
 }
 
 /// `POST /sessions/{id}/abort`.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/abort",
+    tag = "sessions",
+    operation_id = "abort_session",
+    params(IdPath),
+    responses(
+        (status = 200, description = "Aborted: the device stopped heating and pumping", body = BrewSession),
+        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn abort(
     State(state): State<AppState>,
     actor: Actor,
@@ -121,12 +190,21 @@ pub async fn abort(
     control(&state, &actor, &origin, &id, SessionAction::Abort).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
     text: String,
 }
 
 /// `POST /sessions/{id}/notes` `{text}`: a note pinned to the step running now.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/notes",
+    tag = "sessions",
+    operation_id = "add_session_note",
+    params(IdPath),
+    request_body(content = NoteBody, example = json!({"text": "Mash pH 5.3"})),
+    responses((status = 201, description = "The session with the note, pinned to the step running now", body = BrewSession))
+)]
 pub async fn add_note(
     State(state): State<AppState>,
     actor: Actor,
@@ -141,12 +219,16 @@ pub async fn add_note(
 }
 
 /// Measured gravities; an absent field stays, `null` clears it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GravityBody {
+    /// The measured original gravity, e.g. 1.052; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
     measured_og: Option<Option<f64>>,
+    /// The measured final gravity, e.g. 1.011; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
     measured_fg: Option<Option<f64>>,
 }
 
@@ -158,6 +240,15 @@ fn present<'de, D: serde::Deserializer<'de>>(
 }
 
 /// `PATCH /sessions/{id}` `{measured_og?, measured_fg?}`: the answer has the actual ABV.
+#[utoipa::path(
+    patch,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    operation_id = "update_session",
+    params(IdPath),
+    request_body(content = GravityBody, example = json!({"measured_og": 1.052, "measured_fg": 1.011})),
+    responses((status = 200, description = "The session with the actual ABV", body = BrewSession))
+)]
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -175,6 +266,16 @@ pub async fn update(
 
 /// `GET /sessions/{id}/export`: a zip with the recipe (BeerJSON), the session, its commands,
 /// telemetry and notes.
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}/export",
+    tag = "sessions",
+    operation_id = "export_session",
+    params(IdPath),
+    responses((status = 200, description = "A zip with the recipe (BeerJSON), the session, its commands, telemetry and notes",
+        content_type = "application/zip", body = Vec<u8>,
+        headers(("Content-Disposition" = String, description = "attachment; filename=\"session-{id}.zip\""))))
+)]
 pub async fn export(
     State(state): State<AppState>,
     actor: Actor,

@@ -2,7 +2,7 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent};
+use app::model::telemetry::{CommandRecord, DeviceStatus, LiveEvent, Series};
 use axum::{
     Json,
     extract::State,
@@ -17,7 +17,7 @@ use futures::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::PageQuery;
+use super::{PageQuery, openapi::IdPath};
 use crate::{
     auth::Actor,
     http::{
@@ -29,6 +29,14 @@ use crate::{
 use app::model::page::Page;
 
 /// `GET /devices/{id}/status`.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/status",
+    tag = "telemetry",
+    operation_id = "device_status",
+    params(IdPath),
+    responses((status = 200, description = "The last known status (`online` is computed now)", body = DeviceStatus))
+)]
 pub async fn status(
     State(state): State<AppState>,
     actor: Actor,
@@ -38,13 +46,17 @@ pub async fn status(
 }
 
 /// `?from=&to=&bucket=` of the history route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesParams {
     /// RFC 3339; default: an hour before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// RFC 3339; default: now.
+    #[param(format = DateTime)]
     to: Option<String>,
-    /// Seconds per bucket; default: about 500 buckets.
+    /// Seconds per bucket, 1 to 31 622 400 (366 days); default: about 500 buckets.
+    #[param(minimum = 1, maximum = 31_622_400)]
     bucket: Option<u64>,
 }
 
@@ -63,6 +75,21 @@ pub(super) fn parse_time(
 }
 
 /// `GET /devices/{id}/telemetry`: the downsampled history, as JSON or (with `Accept: text/csv`) CSV.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/telemetry",
+    tag = "telemetry",
+    operation_id = "telemetry_history",
+    params(IdPath, SeriesParams),
+    responses(
+        (status = 200, description = "The downsampled history: JSON, or CSV (one row per bucket and reading) with `Accept: text/csv`",
+            content(
+                (Series = "application/json"),
+                (String = "text/csv", example = "bucket_start,reading,samples,avg,min,max\n2026-11-22T10:00:00Z,mash_temp_c,12,66.4,66.1,66.8\n"),
+            )),
+        (status = 422, description = "`validation_failed`: `from`/`to` not RFC 3339, `from` after `to`, or too many buckets", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     actor: Actor,
@@ -98,6 +125,16 @@ pub async fn history(
 /// `status`, `command` and `program` events of this device as they happen. Every few seconds the
 /// stream checks that its caller may still see the device (signed in, token not revoked, account
 /// enabled, device theirs) and ends when not.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/live",
+    tag = "telemetry",
+    operation_id = "live_events",
+    params(IdPath),
+    responses((status = 200, description = "Server-Sent Events: first `status`, then `telemetry`, `status`, `command` and `program` events (each `data:` is a JSON `LiveEvent`), `lagged` with the number of missed events when the client fell behind; a comment every 15 s keeps the connection open",
+        content_type = "text/event-stream", body = String,
+        example = "event: status\ndata: {\"type\":\"status\",\"device_id\":\"dev-0193a5f2c1e47d10\",...}\n\n"))
+)]
 pub async fn live(
     State(state): State<AppState>,
     actor: Actor,
@@ -168,6 +205,14 @@ fn event_of(event: &LiveEvent) -> Event {
 }
 
 /// `GET /devices/{id}/commands`: the command history, newest first.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/commands",
+    tag = "telemetry",
+    operation_id = "command_history",
+    params(IdPath, PageQuery),
+    responses((status = 200, description = "Commands sent to the device, newest first: who, what, when, result, latency", body = Page<CommandRecord>))
+)]
 pub async fn commands(
     State(state): State<AppState>,
     actor: Actor,
@@ -176,7 +221,7 @@ pub async fn commands(
 ) -> Result<Json<Page<CommandRecord>>, Problem> {
     let (items, next_cursor) = state
         .services
-        .command_history(&actor, &id, page.cursor.as_deref(), page.limit())
+        .command_history(&actor, &id, page.cursor(), page.limit()?)
         .await?;
     Ok(Json(Page { items, next_cursor }))
 }
