@@ -27,6 +27,7 @@ use pages::{
         inspector::AdminInspectorPage,
         users::{AdminUserPage, AdminUsersPage},
     },
+    api_docs::ApiDocsPage,
     device::DevicePage,
     devices::DevicesPage,
     home::HomePage,
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("recipes"), ParamSegment("id")) view=RecipePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("recipes"), ParamSegment("id"), StaticSegment("edit")) view=EditRecipePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=SessionPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("api"), StaticSegment("docs")) view=ApiDocsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=AdminUserPage ssr=SsrMode::Async />

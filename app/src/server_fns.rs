@@ -113,6 +113,8 @@ pub mod backend {
         ) -> Result<Page<FleetDevice>, String>;
         /// Staff: broker and bridge figures.
         async fn admin_broker(&self, request: &Parts) -> Result<BrokerStatus, String>;
+        /// The JSON API's OpenAPI document.
+        fn api_document(&self) -> serde_json::Value;
         /// Staff: the audit log, filtered, one page.
         async fn admin_audit(
             &self,
@@ -301,6 +303,13 @@ pub async fn load_admin_fleet(
         .admin_fleet(&parts, filter, cursor)
         .await
         .map_err(ServerFnError::new)
+}
+
+/// The JSON API's OpenAPI document, for its documentation page.
+#[server]
+pub async fn load_api_document() -> Result<serde_json::Value, ServerFnError> {
+    let (backend, _) = backend::context()?;
+    Ok(backend.api_document())
 }
 
 /// Staff: broker and bridge figures with the last minutes' history.

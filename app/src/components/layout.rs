@@ -86,7 +86,11 @@ pub fn Layout(children: Children) -> impl IntoView {
         <footer class="border-t border-stone-200 py-6 text-sm text-stone-500 dark:border-stone-800 dark:text-stone-400">
             <div class="mx-auto flex max-w-6xl flex-col gap-1 px-4 sm:flex-row sm:justify-between">
                 <span>"BrewLink " {env!("CARGO_PKG_VERSION")} " — open-source IoT for home brewing"</span>
-                <span>"Devices speak MQTT + protobuf; browsers and apps use the JSON API."</span>
+                <span>
+                    "Devices speak MQTT + protobuf; browsers and apps use the "
+                    <a href="/api/docs" class="underline hover:text-stone-700 dark:hover:text-stone-200">"JSON API"</a>
+                    "."
+                </span>
             </div>
         </footer>
     }

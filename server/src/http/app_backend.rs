@@ -254,6 +254,10 @@ impl Backend for AppBackend {
             .map_err(message)
     }
 
+    fn api_document(&self) -> serde_json::Value {
+        serde_json::to_value(super::api::document()).unwrap_or_default()
+    }
+
     async fn admin_audit(
         &self,
         request: &Parts,
