@@ -62,9 +62,9 @@ npm_install() {
 }
 
 # Chromium for the browser tests, PostgreSQL and Mosquitto for the store and broker tests, Mosquitto's
-# clients and unzip for the device journey.
+# clients and unzip for the device journey, curl and jq for the README's API guide.
 ensure_test_tools() {
-  ensure_debian_packages chromium mosquitto-clients unzip
+  ensure_debian_packages chromium mosquitto-clients unzip curl jq
   npm_install end2end
   local fresh_postgres=
   if ! command -v pg_ctlcluster >/dev/null; then
