@@ -14,6 +14,7 @@ use utoipa::{
     openapi::{
         ContentBuilder, HttpMethod, OpenApi as Document, Ref, RefOr, Response as DocResponse,
         ResponseBuilder,
+        link::{Link, LinkBuilder},
         path::{Operation, ParameterIn},
         security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
@@ -106,40 +107,98 @@ const SESSION_COOKIE: &str = "brewlink_session";
 /// Adds what every route shares: the security schemes, and the problem answers each route can give
 /// (unless its own annotation already describes that status).
 fn add_conventions(document: &mut Document) {
-    {
-        let components = document.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token from `POST /auth/tokens`."))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                SESSION_COOKIE,
-                "The web session cookie set by `POST /auth/login` or `POST /auth/signup`.",
-            ))),
-        );
-        for item in document.paths.paths.values_mut() {
-            for method in [
-                HttpMethod::Get,
-                HttpMethod::Post,
-                HttpMethod::Put,
-                HttpMethod::Patch,
-                HttpMethod::Delete,
-            ] {
-                let changes_state = method != HttpMethod::Get;
-                if let Some(operation) = operation_mut(item, &method) {
-                    add_shared_answers(operation, changes_state);
-                }
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An API token from `POST /auth/tokens`."))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            SESSION_COOKIE,
+            "The web session cookie set by `POST /auth/login` or `POST /auth/signup`.",
+        ))),
+    );
+    let mut targets = Vec::new();
+    for_each_operation(document, |path, method, operation| {
+        add_shared_answers(operation, method != HttpMethod::Get);
+        if let Some(id) = &operation.operation_id {
+            targets.push((path.to_string(), id.clone()));
+        }
+    });
+    for (source, status, id, prefix) in LINKS {
+        let links: Vec<(String, RefOr<Link>)> = targets
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, target)| {
+                let link = LinkBuilder::new()
+                    .operation_id(target)
+                    .parameter("id", id)
+                    .build();
+                (target.clone(), RefOr::T(link))
+            })
+            .collect();
+        for_each_operation(document, |_, _, operation| {
+            if operation.operation_id.as_deref() == Some(source)
+                && let Some(RefOr::T(answer)) = operation.responses.responses.get_mut(status)
+            {
+                answer.links.extend(links.clone());
+            }
+        });
+    }
+}
+
+/// Answers that create something, and where its id is in them: clients (and schemathesis's stateful
+/// phase) follow these links to the operations on it. (operation, status, id, path of those operations)
+const LINKS: [(&str, &str, &str, &str); 4] = [
+    (
+        "register_device",
+        "201",
+        "$response.body#/device/id",
+        "/devices/{id}",
+    ),
+    (
+        "create_recipe",
+        "201",
+        "$response.body#/id",
+        "/recipes/{id}",
+    ),
+    ("clone_recipe", "201", "$response.body#/id", "/recipes/{id}"),
+    (
+        "start_session",
+        "201",
+        "$response.body#/id",
+        "/sessions/{id}",
+    ),
+];
+
+/// Calls `visit` with every operation of the document, its path and method.
+fn for_each_operation(
+    document: &mut Document,
+    mut visit: impl FnMut(&str, HttpMethod, &mut Operation),
+) {
+    for (path, item) in &mut document.paths.paths {
+        for method in METHODS {
+            if let Some(operation) = operation_mut(item, &method) {
+                visit(path, method, operation);
             }
         }
     }
 }
+
+/// The methods the API uses.
+const METHODS: [HttpMethod; 5] = [
+    HttpMethod::Get,
+    HttpMethod::Post,
+    HttpMethod::Put,
+    HttpMethod::Patch,
+    HttpMethod::Delete,
+];
 
 fn operation_mut<'a>(
     item: &'a mut utoipa::openapi::PathItem,
