@@ -21,7 +21,7 @@ use crate::{
 };
 use app::model::telemetry::NetworkInfo;
 
-use super::openapi::IdPath;
+use super::openapi::{CommandErrors, IdPath};
 
 /// The path parameter `{pin}`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -57,9 +57,7 @@ async fn send(
     params(IdPath, PinPath),
     responses(
         (status = 200, description = "The pin as the device reads it", body = GpioReply),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn gpio_get(
@@ -87,9 +85,7 @@ pub struct GpioBody {
     request_body(content = GpioBody, example = json!({"value": true, "mode": "output"})),
     responses(
         (status = 200, description = "The pin after the change", body = GpioReply),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn gpio_set(
@@ -122,9 +118,7 @@ pub async fn gpio_set(
     params(IdPath),
     responses(
         (status = 200, description = "The device clock", body = ClockReply),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn rtc_get(
@@ -152,9 +146,7 @@ pub struct RtcBody {
     request_body(content = RtcBody, example = json!({"time": "2026-11-22T10:00:00Z"})),
     responses(
         (status = 200, description = "Set", body = Ack),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn rtc_set(
@@ -183,9 +175,7 @@ pub async fn rtc_set(
     params(IdPath),
     responses(
         (status = 200, description = "The device's network settings", body = NetworkInfo, example = json!({"mac": "02:42:ac:11:00:02", "ip": "192.168.1.50", "subnet": "255.255.255.0", "gateway": "192.168.1.1"})),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn network(
@@ -206,9 +196,7 @@ pub async fn network(
     params(IdPath),
     responses(
         (status = 200, description = "The device accepted and is rebooting", body = Ack),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn reset(
@@ -247,9 +235,7 @@ pub struct UartBody {
     request_body(content = UartBody, example = json!({"data": "status\n", "encoding": "utf8"})),
     responses(
         (status = 200, description = "Written; the device's echo of the bytes", body = UartData),
-        (status = 409, description = "`device_offline`: it cannot take commands until it reconnects", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, or `device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn uart(

@@ -52,6 +52,22 @@ use crate::http::problem::Problem;
 )]
 pub struct ApiDoc;
 
+/// The answers of an operation that has a device carry out a command, beyond the shared ones.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum CommandErrors {
+    /// `device_offline`: it cannot take commands until it reconnects (brew session controls also
+    /// answer `session_ended` once the session is over).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `validation_failed`, or `device_refused` with the device's reason.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Refused(Problem),
+    /// `device_timeout`: the device did not answer in time.
+    #[response(status = 504, content_type = "application/problem+json")]
+    Timeout(Problem),
+}
+
 /// The path parameter `{id}` of routes about one thing.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

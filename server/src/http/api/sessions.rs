@@ -10,7 +10,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{PageQuery, openapi::IdPath};
+use super::{
+    PageQuery,
+    openapi::{CommandErrors, IdPath},
+};
 use crate::{
     auth::Actor,
     http::{
@@ -130,9 +133,7 @@ async fn control(
     params(IdPath),
     responses(
         (status = 200, description = "Paused on the device", body = BrewSession),
-        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn pause(
@@ -153,9 +154,7 @@ pub async fn pause(
     params(IdPath),
     responses(
         (status = 200, description = "Running again", body = BrewSession),
-        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn resume(
@@ -176,9 +175,7 @@ pub async fn resume(
     params(IdPath),
     responses(
         (status = 200, description = "Aborted: the device stopped heating and pumping", body = BrewSession),
-        (status = 409, description = "`session_ended`, or `device_offline`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`device_refused` with the device's reason", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`device_timeout`: the device did not answer in time", body = Problem, content_type = "application/problem+json"),
+        CommandErrors,
     )
 )]
 pub async fn abort(
