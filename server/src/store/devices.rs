@@ -69,6 +69,40 @@ fn device(row: &AnyRow) -> Result<Device, sqlx::Error> {
     })
 }
 
+/// Touches the device's row, which locks it (and on SQLite, the database) until the commit, so two
+/// rotations cannot both keep a valid certificate and nothing is issued for a device just deleted;
+/// then revokes its valid certificates. `None`: no such device; else the serials revoked.
+async fn lock_and_revoke(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let device = sqlx::query("UPDATE devices SET updated_at_ms = $2 WHERE id = $1")
+        .bind(device_id)
+        .bind(to_millis(at))
+        .execute(&mut **transaction)
+        .await?;
+    if device.rows_affected() == 0 {
+        return Ok(None);
+    }
+    revoke_valid(transaction, device_id, at).await.map(Some)
+}
+
+/// Revokes a device's valid certificates; returns their serials.
+async fn revoke_valid(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
+    )
+    .bind(device_id)
+    .bind(to_millis(at))
+    .fetch_all(&mut **transaction)
+    .await
+}
+
 async fn insert_certificate(
     executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
     device_id: &str,
@@ -192,13 +226,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        let revoked: Vec<String> = sqlx::query_scalar(
-            "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
-        )
-        .bind(id)
-        .bind(to_millis(at))
-        .fetch_all(&mut *transaction)
-        .await?;
+        let revoked = revoke_valid(&mut transaction, id, at).await?;
         let deleted = sqlx::query("DELETE FROM devices WHERE id = $1")
             .bind(id)
             .execute(&mut *transaction)
@@ -219,23 +247,9 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        // Touching the device first locks its row (and on SQLite, the database) until the commit, so two
-        // rotations cannot both keep a valid certificate, and nothing is issued for a device just deleted.
-        let device = sqlx::query("UPDATE devices SET updated_at_ms = $2 WHERE id = $1")
-            .bind(device_id)
-            .bind(to_millis(at))
-            .execute(&mut *transaction)
-            .await?;
-        if device.rows_affected() == 0 {
+        let Some(revoked) = lock_and_revoke(&mut transaction, device_id, at).await? else {
             return Ok(None);
-        }
-        let revoked: Vec<String> = sqlx::query_scalar(
-            "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
-        )
-        .bind(device_id)
-        .bind(to_millis(at))
-        .fetch_all(&mut *transaction)
-        .await?;
+        };
         insert_certificate(&mut *transaction, device_id, certificate).await?;
         transaction.commit().await?;
         Ok(Some(revoked))
@@ -404,22 +418,9 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        // Locks the device row against a concurrent rotation, as `certificate_replace` does.
-        let device = sqlx::query("UPDATE devices SET updated_at_ms = $2 WHERE id = $1")
-            .bind(device_id)
-            .bind(to_millis(at))
-            .execute(&mut *transaction)
-            .await?;
-        if device.rows_affected() == 0 {
+        let Some(revoked) = lock_and_revoke(&mut transaction, device_id, at).await? else {
             return Ok(None);
-        }
-        let revoked: Vec<String> = sqlx::query_scalar(
-            "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
-        )
-        .bind(device_id)
-        .bind(to_millis(at))
-        .fetch_all(&mut *transaction)
-        .await?;
+        };
         transaction.commit().await?;
         Ok(Some(revoked))
     }
