@@ -278,6 +278,31 @@ async fn a_silent_device_times_out_with_504() {
 }
 
 #[tokio::test]
+async fn a_refused_program_event_is_kept_with_the_other_refused_payloads() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "program@example.com").await;
+    let (_, files) = app.register_device(&token, "Kettle").await;
+    let device = app.online_device(&files).await;
+    let topic = format!("devices/{}/program", files.id);
+    device
+        .publish(&topic, b"\xff\xfe not protobuf", false)
+        .await;
+    let store = app.store().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let errors = loop {
+        let errors = store.device_errors(&files.id, 10).await.unwrap();
+        if !errors.is_empty() || std::time::Instant::now() > deadline {
+            break errors;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].topic, topic);
+    assert_eq!(errors[0].kind, "undecodable");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn duplicates_are_stored_once_and_bad_payloads_never_stop_the_pipeline() {
     let app = TestApp::spawn().await;
     let token = owner(&app, "dup@example.com").await;

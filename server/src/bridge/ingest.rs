@@ -87,6 +87,17 @@ fn reject(
     message: &Publish,
     bad: BadPayload,
 ) {
+    errors.push(refusal(context, device_id, message, bad));
+}
+
+/// Counts a payload a device sent that could not be used (error tracker, metrics, log) and returns
+/// the record to keep in its device's error list.
+pub(super) fn refusal(
+    context: &IngestContext,
+    device_id: &str,
+    message: &Publish,
+    bad: BadPayload,
+) -> DeviceErrorRecord {
     context.errors.record(
         &format!("device.{}", bad.kind),
         format!("device:{device_id}"),
@@ -105,14 +116,14 @@ fn reject(
         })
         .inc();
     tracing::info!(device_id, topic = %message.topic, kind = bad.kind, reason = %bad.reason, "device payload refused");
-    errors.push(DeviceErrorRecord {
+    DeviceErrorRecord {
         device_id: device_id.to_string(),
         kind: bad.kind.to_string(),
         reason: bad.reason,
         topic: message.topic.clone(),
         size: message.payload.len(),
         at: Utc::now(),
-    });
+    }
 }
 
 /// Decodes a batch and commits it, retrying while the database is unavailable. `false`: shut down

@@ -26,6 +26,8 @@ use commands::CommandBus;
 use decode::TopicKind;
 use ingest::IngestContext;
 
+use crate::store::telemetry::IngestBatch;
+
 /// What the bridge subscribes to.
 const SUBSCRIPTIONS: [&str; 4] = [
     "devices/+/telemetry",
@@ -279,17 +281,13 @@ impl Router {
                             .publish(LiveEvent::Program { device_id, event });
                     }
                     Err(bad) => {
-                        tracing::info!(device_id, kind = bad.kind, reason = %bad.reason, "program event refused");
-                        self.context.errors.record(
-                            &format!("device.{}", bad.kind),
-                            format!("device:{device_id}"),
-                            format!(
-                                "{} bytes on {}: {}",
-                                message.payload.len(),
-                                message.topic,
-                                bad.reason
-                            ),
-                        );
+                        let batch = IngestBatch {
+                            errors: vec![ingest::refusal(&self.context, &device_id, &message, bad)],
+                            ..IngestBatch::default()
+                        };
+                        if let Err(error) = self.context.store.ingest(&batch).await {
+                            tracing::warn!(%error, device_id, "cannot record a refused program event");
+                        }
                     }
                 }
             }
