@@ -303,19 +303,7 @@ impl Services {
         };
         let page = self.store.audit_search(&query, before, limit).await?;
         Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|event| AuditEntry {
-                    id: event.id,
-                    at: event.at,
-                    actor: event.actor,
-                    action: event.action,
-                    subject: event.subject,
-                    detail: event.detail,
-                    source_ip: event.source_ip,
-                })
-                .collect(),
+            items: page.items,
             next_cursor: page.next_before.map(|id| id.to_string()),
         })
     }

@@ -1,5 +1,6 @@
 //! The audit log: who did what, when, from where. Append-only.
 
+use app::model::admin::AuditEntry;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -20,18 +21,6 @@ pub struct NewAuditEvent {
     pub source_ip: Option<String>,
 }
 
-/// An entry of the audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub subject: String,
-    pub detail: serde_json::Value,
-    pub source_ip: Option<String>,
-}
-
 /// Which entries [`Store::audit_search`] returns; `None` parts match everything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuditQuery<'a> {
@@ -48,7 +37,7 @@ pub struct AuditQuery<'a> {
 /// One page of the audit log, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditPage {
-    pub items: Vec<AuditEvent>,
+    pub items: Vec<AuditEntry>,
     /// Pass as `before` to read the next page; `None` on the last page.
     pub next_before: Option<i64>,
 }
@@ -106,7 +95,7 @@ impl Store {
             .iter()
             .map(|row| {
                 let detail: String = row.try_get("detail")?;
-                Ok(AuditEvent {
+                Ok(AuditEntry {
                     id: row.try_get("id")?,
                     at: from_millis(row.try_get("at_ms")?),
                     actor: row.try_get("actor")?,
