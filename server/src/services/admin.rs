@@ -18,12 +18,7 @@ use tokio::sync::broadcast;
 use super::{Origin, ServiceError, Services};
 use crate::{
     auth::Actor,
-    store::{
-        audit::AuditQuery,
-        devices::{FleetQuery, FleetRow},
-        errors::ErrorGroupKey,
-        users::StaffChange,
-    },
+    store::{audit::AuditQuery, devices::FleetQuery, errors::ErrorGroupKey, users::StaffChange},
 };
 
 /// Longest search text, in characters.
@@ -37,17 +32,6 @@ fn check_query(query: &str) -> Result<(), ServiceError> {
         ))
     } else {
         Ok(())
-    }
-}
-
-fn fleet_device(row: FleetRow) -> FleetDevice {
-    FleetDevice {
-        device: row.device,
-        owner_email: row.owner_email,
-        online: row.online,
-        last_seen: row.last_seen,
-        firmware: row.firmware,
-        messages_last_minute: row.messages_last_minute,
     }
 }
 
@@ -111,7 +95,7 @@ impl Services {
         let tokens = self.store.tokens_of_user(id, None, 500).await?.items;
         Ok(AdminUserDetail {
             user,
-            devices: devices.into_iter().map(fleet_device).collect(),
+            devices,
             sessions,
             tokens,
         })
@@ -199,7 +183,7 @@ impl Services {
             )
             .await?;
         Ok(Page {
-            items: rows.into_iter().map(fleet_device).collect(),
+            items: rows,
             next_cursor: next,
         })
     }

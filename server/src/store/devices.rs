@@ -1,6 +1,9 @@
 //! Devices and their certificates.
 
-use app::model::device::{Certificate, Device};
+use app::model::{
+    admin::FleetDevice,
+    device::{Certificate, Device},
+};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
@@ -325,17 +328,6 @@ impl Store {
     }
 }
 
-/// A device of the fleet as the store reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FleetRow {
-    pub device: Device,
-    pub owner_email: String,
-    pub online: bool,
-    pub last_seen: Option<DateTime<Utc>>,
-    pub firmware: String,
-    pub messages_last_minute: u64,
-}
-
 /// Which devices [`Store::fleet`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct FleetQuery<'a> {
@@ -360,7 +352,7 @@ impl Store {
         &self,
         query: &FleetQuery<'_>,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<FleetRow>, Option<String>), StoreError> {
+    ) -> Result<(Vec<FleetDevice>, Option<String>), StoreError> {
         let limit = i64::from(query.limit.clamp(1, 500));
         let online = ONLINE_AT_NOW.replace("$NOW", "$6");
         let rows = sqlx::query(&format!(
@@ -386,7 +378,7 @@ impl Store {
         let mut items = rows
             .iter()
             .map(|row| {
-                Ok(FleetRow {
+                Ok(FleetDevice {
                     device: device(row)?,
                     owner_email: row.try_get("owner_email")?,
                     online: row.try_get::<i64, _>("live")? == 1,
