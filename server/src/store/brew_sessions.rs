@@ -198,14 +198,17 @@ impl Store {
         new_state: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        let known: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM brew_sessions WHERE id = $1 AND device_id = $2 AND {ACTIVE}"
+        // Touching the row locks it until the commit (on SQLite, the whole database), so a session
+        // ended meanwhile (abort from the API) is seen as ended here and never written back.
+        let active = sqlx::query(&format!(
+            "UPDATE brew_sessions SET state = state WHERE id = $1 AND device_id = $2 AND {ACTIVE}"
         ))
         .bind(id)
         .bind(device_id)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if known.is_none() {
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if active == 0 {
             return Ok(false);
         }
         sqlx::query(

@@ -139,13 +139,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO devices (id, owner_id, name, model, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO devices (id, owner_id, name, model, created_at_ms, updated_at_ms, name_key, model_key) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
         )
         .bind(id)
         .bind(owner_id)
         .bind(name)
         .bind(model)
         .bind(to_millis(at))
+        .bind(super::search_key(name))
+        .bind(super::search_key(model))
         .execute(&mut *transaction)
         .await
         .map_err(StoreError::from_write)?;
@@ -210,12 +213,15 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE devices SET name = $2, model = $3, updated_at_ms = $4 WHERE id = $1",
+            "UPDATE devices SET name = $2, model = $3, updated_at_ms = $4, name_key = $5, model_key = $6 \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(name)
         .bind(model)
         .bind(to_millis(at))
+        .bind(super::search_key(name))
+        .bind(super::search_key(model))
         .execute(self.pool())
         .await?;
         Ok(result.rows_affected() == 1)
@@ -361,8 +367,8 @@ impl Store {
              FROM {DEVICE_FROM} JOIN users u ON u.id = d.owner_id \
              LEFT JOIN device_status s ON s.device_id = d.id \
              WHERE ($1 = '' OR d.id > $1) \
-             AND ($2 = '%%' OR LOWER(d.id) LIKE $2 ESCAPE '\\' OR LOWER(d.name) LIKE $2 ESCAPE '\\' \
-                  OR LOWER(d.model) LIKE $2 ESCAPE '\\' OR u.email_key LIKE $2 ESCAPE '\\') \
+             AND ($2 = '%%' OR d.id LIKE $2 ESCAPE '\\' OR d.name_key LIKE $2 ESCAPE '\\' \
+                  OR d.model_key LIKE $2 ESCAPE '\\' OR u.email_key LIKE $2 ESCAPE '\\') \
              AND ($3 = '' OR d.owner_id = $3) \
              AND ($4 < 0 OR {online} = $4) \
              ORDER BY d.id LIMIT $5"

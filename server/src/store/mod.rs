@@ -17,7 +17,7 @@ pub mod users;
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor,
+    AnyPool, Executor, Row,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -76,6 +76,15 @@ impl StoreError {
     }
 }
 
+/// `$first, $first+1, …`: `count` parameters for an `IN (…)` list, in the numbered style both
+/// dialects accept. (sqlx's `QueryBuilder` for `Any` writes `?`, which PostgreSQL refuses.)
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `text` with the `LIKE` wildcards escaped, for patterns written with `ESCAPE '\'`.
 pub(crate) fn like_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -88,10 +97,17 @@ pub(crate) fn like_escape(text: &str) -> String {
     escaped
 }
 
-/// A `LIKE` pattern (with `ESCAPE '\'`) that finds `text` anywhere, case-insensitively; `%%` for an
-/// empty text.
+/// The lower-cased copy of a searched text, stored beside it (`*_key` columns). Lower-casing in Rust
+/// rather than with SQL's `LOWER()`, which is ASCII-only on SQLite, makes search behave the same on
+/// both databases.
+pub(crate) fn search_key(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) that finds `text` anywhere in a [`search_key`] column; `%%`
+/// for an empty text.
 pub(crate) fn contains_pattern(text: &str) -> String {
-    format!("%{}%", like_escape(&text.trim().to_lowercase()))
+    format!("%{}%", like_escape(&search_key(text.trim())))
 }
 
 /// The database behind every service.
@@ -132,6 +148,38 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await?;
+        self.fill_search_keys().await
+    }
+
+    /// Gives rows written before the search keys existed theirs (see migration 0009).
+    async fn fill_search_keys(&self) -> Result<(), StoreError> {
+        let users = sqlx::query("SELECT id, name FROM users WHERE name_key IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in users {
+            let (id, name): (String, String) = (row.try_get("id")?, row.try_get("name")?);
+            sqlx::query("UPDATE users SET name_key = $2 WHERE id = $1")
+                .bind(id)
+                .bind(search_key(&name))
+                .execute(&self.pool)
+                .await?;
+        }
+        let devices = sqlx::query("SELECT id, name, model FROM devices WHERE name_key IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in devices {
+            let (id, name, model): (String, String, String) = (
+                row.try_get("id")?,
+                row.try_get("name")?,
+                row.try_get("model")?,
+            );
+            sqlx::query("UPDATE devices SET name_key = $2, model_key = $3 WHERE id = $1")
+                .bind(id)
+                .bind(search_key(&name))
+                .bind(search_key(&model))
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use app::model::telemetry::{
     Bucket, Capabilities, CommandRecord, DeviceStatus, NetworkInfo, Stats, TelemetryPoint,
 };
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, any::AnyRow};
+use sqlx::{Row, any::AnyRow};
 
 use super::{Store, StoreError, from_millis, to_millis};
 
@@ -87,13 +87,15 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = QueryBuilder::<sqlx::Any>::new("SELECT id FROM devices WHERE id IN (");
-        let mut list = query.separated(", ");
+        let sql = format!(
+            "SELECT id FROM devices WHERE id IN ({})",
+            super::placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query_scalar(&sql);
         for id in ids {
-            list.push_bind(*id);
+            query = query.bind(*id);
         }
-        list.push_unseparated(")");
-        Ok(query.build_query_scalar().fetch_all(self.pool()).await?)
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Writes a batch in one transaction: samples (a sample already stored is skipped), the devices'

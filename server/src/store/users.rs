@@ -58,8 +58,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (id, email, email_key, name, password_hash, role, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "INSERT INTO users (id, email, email_key, name, name_key, password_hash, role, created_at_ms, \
+             updated_at_ms) VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $7)",
         )
         .bind(new.id)
         .bind(new.email)
@@ -68,6 +68,7 @@ impl Store {
         .bind(new.password_hash)
         .bind(new.role.as_str())
         .bind(to_millis(at))
+        .bind(super::search_key(new.name))
         .execute(self.pool())
         .await
         .map_err(StoreError::from_write)?;
@@ -103,7 +104,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE users SET name = $2, email = $3, email_key = $4, updated_at_ms = $5, units = $6 WHERE id = $1",
+            "UPDATE users SET name = $2, email = $3, email_key = $4, updated_at_ms = $5, units = $6, \
+             name_key = $7 WHERE id = $1",
         )
         .bind(id)
         .bind(name)
@@ -111,6 +113,7 @@ impl Store {
         .bind(email_key(email))
         .bind(to_millis(at))
         .bind(units.as_str())
+        .bind(super::search_key(name))
         .execute(self.pool())
         .await
         .map_err(StoreError::from_write)?;
@@ -192,7 +195,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS}, (SELECT COUNT(*) FROM devices d WHERE d.owner_id = users.id) AS device_count \
              FROM users WHERE ($1 = '' OR id > $1) \
-             AND ($2 = '%%' OR email_key LIKE $2 ESCAPE '\\' OR LOWER(name) LIKE $2 ESCAPE '\\') \
+             AND ($2 = '%%' OR email_key LIKE $2 ESCAPE '\\' OR name_key LIKE $2 ESCAPE '\\') \
              ORDER BY id LIMIT $3"
         ))
         .bind(after.unwrap_or(""))
