@@ -62,6 +62,7 @@ test('staff run the fleet from /admin; a brewer cannot', async () => {
   await page.locator('body[data-hydrated]').waitFor();
   await page.getByRole('heading', { name: 'Broker and bridge' }).waitFor();
   await page.locator('[data-figure="bridge"]', { hasText: 'connected' }).waitFor();
+  await page.locator('[data-figure="ingest"]', { hasText: 'writing' }).waitFor();
   // The simulator and the bridge: two clients, counted live.
   await page.locator('[data-figure="clients"]', { hasText: '2' }).waitFor({ timeout: 20_000 });
   await page.screenshot({ path: join(outputDir, 'admin-overview.png'), fullPage: true });

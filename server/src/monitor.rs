@@ -13,7 +13,11 @@ use chrono::Utc;
 use tokio::{sync::watch, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{bridge::BridgeState, broker::BrokerHandle, observability::Metrics};
+use crate::{
+    bridge::{BridgeState, ingest::IngestState},
+    broker::BrokerHandle,
+    observability::Metrics,
+};
 
 /// Samples kept: five minutes at one a second.
 const HISTORY: usize = 300;
@@ -42,6 +46,7 @@ pub struct BrokerMonitor {
     metrics: Arc<Metrics>,
     broker: Option<BrokerHandle>,
     bridge: watch::Receiver<BridgeState>,
+    ingest: watch::Receiver<IngestState>,
     samples: Arc<Mutex<Samples>>,
 }
 
@@ -58,13 +63,20 @@ impl BrokerMonitor {
         metrics: Arc<Metrics>,
         broker: Option<BrokerHandle>,
         bridge: watch::Receiver<BridgeState>,
+        ingest: watch::Receiver<IngestState>,
     ) -> Self {
         Self {
             metrics,
             broker,
             bridge,
+            ingest,
             samples: Arc::default(),
         }
+    }
+
+    /// Whether the ingest pipeline can write now.
+    pub fn ingest(&self) -> IngestState {
+        self.ingest.borrow().clone()
     }
 
     /// Reads the embedded broker's clients and subscriptions into their gauges.
@@ -141,6 +153,10 @@ impl BrokerMonitor {
                 ("disconnected", Some(*since), Some(error.clone()))
             }
         };
+        let (ingest_failing_since, ingest_error) = match self.ingest() {
+            IngestState::Writing => (None, None),
+            IngestState::Failing { since, error, .. } => (Some(since), Some(error)),
+        };
         let samples = self.lock();
         let history: Vec<BrokerSample> = samples.history.iter().cloned().collect();
         let metrics = &self.metrics;
@@ -155,6 +171,9 @@ impl BrokerMonitor {
             bridge_since,
             bridge_error,
             bridge_connects: metrics.bridge_connects.get(),
+            ingest_failing_since,
+            ingest_error,
+            ingest_failures: metrics.ingest_failures.get(),
             received_total: metrics.broker_received.get(),
             delivered_total: metrics.broker_delivered.get(),
             dropped_total: metrics.broker_dropped.get(),

@@ -71,6 +71,10 @@ pub struct Metrics {
     pub ingest_batch_last_seconds: Gauge<f64, AtomicU64>,
     /// Messages waiting in the ingest queue after the latest batch.
     pub ingest_queue_depth: Gauge,
+    /// Failed attempts to look up or write an ingest batch (each is retried).
+    pub ingest_failures: Counter,
+    /// 1 while the ingest pipeline cannot write and retries.
+    pub ingest_failing: Gauge,
     /// Telemetry samples stored.
     pub telemetry_stored: Counter,
     /// Telemetry samples received again and not stored twice.
@@ -175,6 +179,18 @@ impl Metrics {
             "Messages waiting in the ingest queue",
             ingest_queue_depth.clone(),
         );
+        let ingest_failures = Counter::default();
+        registry.register(
+            "ingest_failures",
+            "Failed attempts to look up or write an ingest batch (each is retried)",
+            ingest_failures.clone(),
+        );
+        let ingest_failing = Gauge::default();
+        registry.register(
+            "ingest_failing",
+            "1 while the ingest pipeline cannot write and retries",
+            ingest_failing.clone(),
+        );
         let telemetry_stored = Counter::default();
         registry.register(
             "telemetry_stored",
@@ -205,6 +221,8 @@ impl Metrics {
             ingest_batch_seconds,
             ingest_batch_last_seconds,
             ingest_queue_depth,
+            ingest_failures,
+            ingest_failing,
             telemetry_stored,
             telemetry_duplicates,
             payloads_rejected,

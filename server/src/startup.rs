@@ -148,6 +148,7 @@ impl Application {
             metrics.clone(),
             broker.as_ref().map(EmbeddedBroker::handle),
             bridge.state_receiver(),
+            bridge.ingest_receiver(),
         );
         let services = Services::new(store.clone())
             .with_errors(errors.clone())

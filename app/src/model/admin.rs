@@ -105,6 +105,12 @@ pub struct BrokerStatus {
     pub bridge_error: Option<String>,
     /// Times the bridge (re)connected since the server started.
     pub bridge_connects: u64,
+    /// Since when the ingest pipeline cannot write to the database (it retries); `None` while it writes.
+    pub ingest_failing_since: Option<DateTime<Utc>>,
+    /// The database's latest answer while ingest fails.
+    pub ingest_error: Option<String>,
+    /// Failed attempts to write ingest batches since the server started.
+    pub ingest_failures: u64,
     /// Totals since the server started.
     pub received_total: u64,
     pub delivered_total: u64,

@@ -3,14 +3,19 @@
 //! first). QoS 1 messages are acknowledged only after their batch committed, so the broker redelivers
 //! whatever a crash interrupted; a sample delivered twice is stored once. Bad payloads are counted,
 //! recorded with the device and the reason, acknowledged (a redelivery would not mend them) and never
-//! stop the pipeline.
+//! stop the pipeline. While the store refuses a batch the pipeline retries it with back-off and says
+//! so ([`IngestState::Failing`]): `/readyz` answers 503, `/metrics` counts the failures, and the admin
+//! site shows the cause.
 
 use std::{sync::Arc, time::Duration};
 
 use app::model::telemetry::LiveEvent;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Publish};
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::decode::{self, BadPayload, TopicKind};
@@ -20,10 +25,26 @@ use crate::{
     live::LiveHub,
     observability::{KindLabel, Metrics},
     store::{
-        Store,
+        Store, StoreError,
         telemetry::{DeviceErrorRecord, IngestBatch, NewSample, StatusReport},
     },
 };
+
+/// Whether the pipeline can write to the store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum IngestState {
+    /// The latest batch was written (or none has come yet).
+    #[default]
+    Writing,
+    /// The oldest batch cannot be written; the pipeline retries it while newer messages wait.
+    Failing {
+        since: DateTime<Utc>,
+        /// The store's latest answer.
+        error: String,
+        /// Failed attempts so far.
+        attempts: u64,
+    },
+}
 
 /// Most messages in one batch.
 pub const BATCH_MAX: usize = 500;
@@ -42,13 +63,18 @@ pub struct IngestContext {
     pub inspector: Inspector,
 }
 
-/// Takes messages from the bridge until shutdown, writing them in batches.
+/// Takes messages from the bridge until shutdown, writing them in batches and reporting whether it can.
 pub async fn run(
     mut messages: mpsc::Receiver<Publish>,
     client: AsyncClient,
     context: IngestContext,
+    state: watch::Sender<IngestState>,
     shutdown: CancellationToken,
 ) {
+    let health = Health {
+        state,
+        context: &context,
+    };
     // Ends when the bridge stops and drops its sender, after writing what it had already received.
     while let Some(first) = messages.recv().await {
         let started = Instant::now();
@@ -60,7 +86,7 @@ pub async fn run(
                 _ => break,
             }
         }
-        if !write(&batch, &context, &shutdown).await {
+        if !write(&batch, &context, &health, &shutdown).await {
             return;
         }
         for message in &batch {
@@ -126,11 +152,55 @@ pub(super) fn refusal(
     }
 }
 
-/// Decodes a batch and commits it, retrying while the database is unavailable. `false`: shut down
-/// before the batch was written (its messages stay unacknowledged and will be delivered again).
+/// Reports the pipeline's failures and recoveries: state, metrics, error tracker, log.
+struct Health<'a> {
+    state: watch::Sender<IngestState>,
+    context: &'a IngestContext,
+}
+
+impl Health<'_> {
+    /// An attempt to look up or write a batch of `messages` failed.
+    fn failed(&self, what: &str, messages: usize, error: &StoreError) {
+        let cause = format!("cannot {what} ({messages} messages): {error}");
+        tracing::error!(%error, messages, "ingest: cannot {what}; retrying");
+        self.context.metrics.ingest_failures.inc();
+        self.context.metrics.ingest_failing.set(1);
+        self.context
+            .errors
+            .record("server.ingest_store", "ingest", cause.clone());
+        self.state.send_modify(|state| match state {
+            IngestState::Failing {
+                error, attempts, ..
+            } => {
+                *error = cause;
+                *attempts += 1;
+            }
+            IngestState::Writing => {
+                *state = IngestState::Failing {
+                    since: Utc::now(),
+                    error: cause,
+                    attempts: 1,
+                };
+            }
+        });
+    }
+
+    /// A batch was written.
+    fn written(&self) {
+        if matches!(*self.state.borrow(), IngestState::Failing { .. }) {
+            tracing::info!("ingest: writing again");
+            self.context.metrics.ingest_failing.set(0);
+            self.state.send_replace(IngestState::Writing);
+        }
+    }
+}
+
+/// Decodes a batch and commits it, retrying while the store refuses it. `false`: shut down before the
+/// batch was written (its messages stay unacknowledged and will be delivered again).
 async fn write(
     messages: &[Publish],
     context: &IngestContext,
+    health: &Health<'_>,
     shutdown: &CancellationToken,
 ) -> bool {
     let received_at = Utc::now();
@@ -145,7 +215,7 @@ async fn write(
         match context.store.devices_existing(&ids).await {
             Ok(known) => break known,
             Err(error) => {
-                tracing::error!(%error, "ingest: cannot look up devices; retrying");
+                health.failed("look up the batch's devices", messages.len(), &error);
                 if !pause(shutdown, &mut backoff).await {
                     return false;
                 }
@@ -198,21 +268,14 @@ async fn write(
         match context.store.ingest(&batch).await {
             Ok(outcome) => break outcome,
             Err(error) => {
-                tracing::error!(%error, "ingest: cannot write the batch; retrying");
-                context.errors.record(
-                    "server.ingest_store",
-                    "ingest",
-                    format!(
-                        "cannot write a batch of {} messages: {error}",
-                        messages.len()
-                    ),
-                );
+                health.failed("write the batch", messages.len(), &error);
                 if !pause(shutdown, &mut backoff).await {
                     return false;
                 }
             }
         }
     };
+    health.written();
     context.metrics.ingest_batches.inc();
     context.metrics.telemetry_stored.inc_by(outcome.stored);
     context

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use commands::CommandBus;
 use decode::TopicKind;
-use ingest::IngestContext;
+use ingest::{IngestContext, IngestState};
 
 use crate::store::telemetry::IngestBatch;
 
@@ -111,6 +111,7 @@ pub enum BridgeState {
 pub struct Bridge {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
+    ingest_state: watch::Receiver<IngestState>,
     commands: CommandBus,
     task: JoinHandle<()>,
     ingest: JoinHandle<()>,
@@ -146,10 +147,12 @@ impl Bridge {
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
         let commands = CommandBus::new(client.clone(), state.clone(), context.inspector.clone());
         let (to_ingest, from_bridge) = mpsc::channel(INGEST_QUEUE);
+        let (ingest_state_tx, ingest_state) = watch::channel(IngestState::Writing);
         let ingest = tokio::spawn(ingest::run(
             from_bridge,
             client.clone(),
             context.clone(),
+            ingest_state_tx,
             shutdown.clone(),
         ));
         let router = Router {
@@ -162,6 +165,7 @@ impl Bridge {
         Self {
             client,
             state,
+            ingest_state,
             commands,
             task,
             ingest,
@@ -176,6 +180,11 @@ impl Bridge {
     /// A receiver that always sees the latest state.
     pub fn state_receiver(&self) -> watch::Receiver<BridgeState> {
         self.state.clone()
+    }
+
+    /// A receiver that always sees whether the ingest pipeline can write.
+    pub fn ingest_receiver(&self) -> watch::Receiver<IngestState> {
+        self.ingest_state.clone()
     }
 
     /// Disconnects cleanly and waits for the connection and ingest tasks to end (at most two seconds).

@@ -9,7 +9,7 @@ use axum::{
 use serde::Serialize;
 
 use super::AppState;
-use crate::bridge::BridgeState;
+use crate::bridge::{BridgeState, ingest::IngestState};
 
 /// Liveness: the process serves HTTP.
 pub async fn healthz() -> &'static str {
@@ -29,9 +29,11 @@ struct Readiness {
     ready: bool,
     database: Check,
     broker: Check,
+    ingest: Check,
 }
 
-/// Readiness: 200 when the database answers and the bridge is connected to the broker, else 503.
+/// Readiness: 200 when the database answers, the bridge is connected to the broker and the ingest
+/// pipeline can write, else 503.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = match state.store.ping().await {
         Ok(()) => Check {
@@ -60,7 +62,21 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             detail: format!("bridge disconnected since {since}"),
         },
     };
-    let ready = database.ok && broker.ok;
+    let ingest = match state.monitor.ingest() {
+        IngestState::Writing => Check {
+            ok: true,
+            detail: "writing".to_string(),
+        },
+        IngestState::Failing {
+            since,
+            error,
+            attempts,
+        } => Check {
+            ok: false,
+            detail: format!("failing since {since} ({attempts} attempts): {error}"),
+        },
+    };
+    let ready = database.ok && broker.ok && ingest.ok;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -72,6 +88,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             ready,
             database,
             broker,
+            ingest,
         }),
     )
 }

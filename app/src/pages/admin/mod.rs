@@ -190,11 +190,22 @@ fn BrokerFigures(status: BrokerStatus) -> impl IntoView {
             <div><dt class="text-stone-500">"Connected clients"</dt><dd data-figure="clients">{clients}</dd></div>
             <div><dt class="text-stone-500">"Subscriptions"</dt><dd data-figure="subscriptions">{subscriptions}</dd></div>
             <div><dt class="text-stone-500">"Bridge reconnects"</dt><dd>{status.bridge_connects}</dd></div>
+            <div><dt class="text-stone-500">"Ingest"</dt><dd data-figure="ingest">{if status.ingest_failing_since.is_some() { "failing" } else { "writing" }}</dd></div>
+            <div><dt class="text-stone-500">"Ingest write failures"</dt><dd data-figure="ingest-failures">{status.ingest_failures}</dd></div>
             <div><dt class="text-stone-500">"Received (total)"</dt><dd data-figure="received">{status.received_total}</dd></div>
             <div><dt class="text-stone-500">"Dropped (total)"</dt><dd>{status.dropped_total}</dd></div>
             <div><dt class="text-stone-500">"Samples stored (total)"</dt><dd data-figure="stored">{status.stored_total}</dd></div>
         </dl>
         {status.bridge_error.clone().map(|error| view! { <p role="alert" class="mt-2 text-sm text-red-700">{format!("Bridge: {error}")}</p> })}
+        {status.ingest_failing_since.map(|since| view! {
+            <p role="alert" data-alert="ingest" class="mt-2 text-sm text-red-700">
+                {format!(
+                    "Ingest cannot write to the database since {} and retries; device messages wait at the broker. {}",
+                    since.format("%Y-%m-%d %H:%M:%S UTC"),
+                    status.ingest_error.clone().unwrap_or_default(),
+                )}
+            </p>
+        })}
         <div class="mt-4 grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
             {figures.into_iter().map(|(label, value, values)| view! {
                 <figure class="rounded-md border border-stone-200 p-3 dark:border-stone-800">
