@@ -63,7 +63,8 @@ impl CommandBus {
     }
 
     /// Sends a command and waits for the device's reply, at most `timeout` in all. Commands go at most
-    /// once (QoS 0): one that timed out is never carried out later from a queue.
+    /// once (QoS 0) and carry their deadline (now + `timeout`): one that timed out is never carried out
+    /// later from a queue.
     pub async fn request(
         &self,
         device_id: &str,
@@ -81,9 +82,14 @@ impl CommandBus {
             bus: self,
             request_id,
         };
+        // The caller stops waiting at the deadline; past it, brokers and devices drop the command.
+        let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let deadline_ms =
+            now_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         let command = v1::Command {
             request_id: request_id.to_string(),
             reply_topic: format!("devices/{device_id}/reply/{request_id}"),
+            deadline_ms,
             body: Some(body),
         };
         let topic = format!("devices/{device_id}/cmd");

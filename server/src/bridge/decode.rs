@@ -375,6 +375,7 @@ mod tests {
         let command = v1::Command {
             request_id: "r1".into(),
             reply_topic: "devices/d1/reply/r1".into(),
+            deadline_ms: 0,
             body: None,
         };
         let text = describe("devices/d1/cmd", &command.encode_to_vec()).unwrap();

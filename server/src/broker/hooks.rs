@@ -16,6 +16,8 @@ use rmqtt::{
     },
 };
 
+use proto::Message as _;
+
 use super::{BrokerSettings, LISTENER_PLAIN, LISTENER_TLS};
 use crate::{errors::ErrorTracker, observability::Metrics, store::Store};
 
@@ -140,6 +142,21 @@ pub fn device_may_publish(device_id: &str, topic: &str, retain: bool) -> bool {
     }
 }
 
+/// Whether a message is a command (`devices/{id}/cmd`) past its deadline at `now_ms`, or one that is
+/// not a command at all: neither may reach a device.
+pub fn command_expired(topic: &str, payload: &[u8], now_ms: u64) -> bool {
+    let is_command = topic
+        .strip_prefix("devices/")
+        .and_then(|rest| rest.strip_suffix("/cmd"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    is_command
+        && proto::v1::Command::decode(payload).map_or(true, |command| command.is_expired(now_ms))
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
 /// A device may subscribe to filters under its own prefix (wildcards only after it); no shared groups.
 pub fn device_may_subscribe(device_id: &str, filter: &str, shared_group: bool) -> bool {
     !shared_group && !filter.starts_with('$') && filter.starts_with(&own_prefix(device_id))
@@ -161,6 +178,7 @@ pub async fn register(context: &ServerContext, policy: Policy, metrics: Arc<Metr
         Type::MessagePublish,
         Type::MessageDelivered,
         Type::MessageDropped,
+        Type::MessageExpiryCheck,
     ] {
         register
             .add(kind, Box::new(SharedHooks(hooks.clone())))
@@ -241,6 +259,13 @@ impl Handler for SharedHooks {
                 hooks.metrics.broker_dropped.inc();
                 (true, acc)
             }
+            // Checked before each delivery, also of what was kept for an offline session.
+            Parameter::MessageExpiryCheck(_, _, publish)
+                if command_expired(&publish.topic, &publish.payload, now_ms()) =>
+            {
+                tracing::info!(topic = %publish.topic, "command past its deadline discarded");
+                (false, Some(HookResult::MessageExpiry))
+            }
             _ => (true, acc),
         }
     }
@@ -300,7 +325,31 @@ impl SharedSubscription for RoundRobin {
 
 #[cfg(test)]
 mod tests {
-    use super::{constant_time_eq, device_may_publish, device_may_subscribe};
+    use super::{command_expired, constant_time_eq, device_may_publish, device_may_subscribe};
+    use proto::{Message as _, v1::Command};
+
+    #[test]
+    fn commands_past_their_deadline_are_not_delivered() {
+        let command = |deadline_ms| {
+            Command {
+                request_id: "r".into(),
+                deadline_ms,
+                ..Command::default()
+            }
+            .encode_to_vec()
+        };
+        assert!(!command_expired("devices/d1/cmd", &command(2_000), 1_000));
+        assert!(command_expired("devices/d1/cmd", &command(2_000), 2_001));
+        assert!(
+            command_expired("devices/d1/cmd", b"\xff not protobuf", 0),
+            "not a command"
+        );
+        assert!(
+            !command_expired("devices/d1/telemetry", &command(1), 2),
+            "only commands"
+        );
+        assert!(!command_expired("devices/d1/reply/cmd", &command(1), 2));
+    }
 
     #[test]
     fn devices_touch_only_their_own_topics() {

@@ -418,6 +418,16 @@ impl SimulatedDevice {
             tracing::warn!(device = self.id(), "undecodable command");
             return false;
         };
+        // The simulated device's clock is set (like one kept by NTP): a late command is ignored.
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        if command.is_expired(now_ms) {
+            tracing::warn!(
+                device = self.id(),
+                request_id = command.request_id,
+                "command past its deadline ignored"
+            );
+            return false;
+        }
         if !command.reply_topic.starts_with(&self.topic("reply/")) {
             tracing::warn!(
                 device = self.id(),
