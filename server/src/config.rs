@@ -37,6 +37,10 @@ pub struct HttpConfig {
     /// The address people use, e.g. `https://brew.example.com` behind a TLS proxy. Empty: the site is
     /// served as is over plain HTTP. An `https://` URL makes cookies Secure and `__Host-` prefixed.
     pub public_url: String,
+    /// Most password hashes and checks running at once (argon2id takes 19 MiB each).
+    pub password_hashes_at_once: usize,
+    /// How long a request waits for a password hashing turn before `503 busy`, milliseconds.
+    pub password_hash_wait_ms: u64,
 }
 
 /// Where the server keeps its files.
@@ -125,6 +129,8 @@ impl Default for HttpConfig {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
             site_root: PathBuf::from("target/site"),
             public_url: String::new(),
+            password_hashes_at_once: 4,
+            password_hash_wait_ms: 10_000,
         }
     }
 }
@@ -360,6 +366,12 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         ("http", "public_url") => {
             "The address people use, e.g. https://brew.example.com behind a TLS proxy. Empty: served as is\n\
              over plain HTTP. An https:// URL makes cookies Secure and __Host- prefixed."
+        }
+        ("http", "password_hashes_at_once") => {
+            "Most password hashes and checks running at once (argon2id takes 19 MiB each)."
+        }
+        ("http", "password_hash_wait_ms") => {
+            "How long a request waits for a password hashing turn before 503 busy, milliseconds."
         }
         ("data", "dir") => {
             "Folder for the SQLite database, the broker's credentials and certificates. Created when missing."

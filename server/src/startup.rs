@@ -25,7 +25,7 @@ use crate::{
     observability::Metrics,
     pki::Pki,
     services::{
-        Services,
+        HashLimit, Services,
         devices::{DeviceSupport, write_revocation_list},
     },
     store::{Store, StoreError, audit::NewAuditEvent},
@@ -152,6 +152,10 @@ impl Application {
         );
         let services = Services::new(store.clone())
             .with_errors(errors.clone())
+            .with_hash_limit(HashLimit::new(
+                config.http.password_hashes_at_once,
+                std::time::Duration::from_millis(config.http.password_hash_wait_ms),
+            ))
             .with_devices(DeviceSupport {
                 pki: pki.clone(),
                 broker: broker.as_ref().map(EmbeddedBroker::handle),

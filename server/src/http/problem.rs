@@ -165,6 +165,17 @@ impl From<ServiceError> for Problem {
                 "unavailable",
                 format!("Try again shortly: {reason}"),
             ),
+            ServiceError::Busy { retry_after } => Problem {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "The server is busy checking passwords. Try again in {} seconds.",
+                        retry_after.as_secs().max(1)
+                    ),
+                )
+            },
             ServiceError::Internal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",

@@ -8,7 +8,7 @@ use app::model::{
 };
 use chrono::Utc;
 
-use super::{Origin, ServiceError, Services, blocking};
+use super::{Origin, ServiceError, Services};
 use crate::{
     auth::{Actor, AuthenticatedUser, Credential, password, token},
     store::{StoreError, users::NewUser},
@@ -104,7 +104,8 @@ impl Services {
         ok_or_invalid(errors)?;
 
         let plain = account.password;
-        let password_hash = blocking(move || password::hash(&plain))
+        let password_hash = self
+            .hashing(move || password::hash(&plain))
             .await?
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -171,14 +172,23 @@ impl Services {
 
         let record = self.store.user_by_email(email).await?;
         let candidate = plain.to_string();
-        let matches = match record.as_ref() {
+        let checked = match record.as_ref() {
             Some(record) => {
                 let stored = record.password_hash.clone();
-                blocking(move || password::verify(&candidate, &stored)).await?
+                self.hashing(move || password::verify(&candidate, &stored))
+                    .await
             }
-            None => {
-                blocking(move || password::verify_against_dummy(&candidate)).await?;
-                false
+            None => self
+                .hashing(move || password::verify_against_dummy(&candidate))
+                .await
+                .map(|()| false),
+        };
+        let matches = match checked {
+            Ok(matches) => matches,
+            Err(error) => {
+                // Not checked (the server was busy): not a failed attempt either.
+                self.store.login_failures_delete(&attempt).await?;
+                return Err(error);
             }
         };
         // A failed attempt on a known account is recorded about that account.
@@ -355,7 +365,8 @@ impl Services {
             .await?;
         password::validate(new).map_err(|message| ServiceError::field("new_password", message))?;
         let plain = new.to_string();
-        let hash = blocking(move || password::hash(&plain))
+        let hash = self
+            .hashing(move || password::hash(&plain))
             .await?
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         self.store

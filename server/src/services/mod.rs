@@ -51,6 +51,8 @@ pub enum ServiceError {
     DeviceRefused(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("the server is busy; try again in {} s", retry_after.as_secs())]
+    Busy { retry_after: Duration },
     #[error("internal error")]
     Internal(String),
 }
@@ -99,6 +101,7 @@ pub struct Services {
     /// Where server errors and device problems are counted for the admin site.
     pub errors: ErrorTracker,
     devices: Option<Arc<devices::DeviceSupport>>,
+    hash_limit: HashLimit,
 }
 
 impl Services {
@@ -108,7 +111,13 @@ impl Services {
             store,
             errors: ErrorTracker::default(),
             devices: None,
+            hash_limit: HashLimit::default(),
         }
+    }
+
+    /// Bounds password hashing with this limit instead of the default one.
+    pub fn with_hash_limit(self, hash_limit: HashLimit) -> Self {
+        Self { hash_limit, ..self }
     }
 
     /// Counts errors into this tracker (the one the broker and the bridge use) instead of its own.
@@ -146,11 +155,64 @@ impl Services {
     }
 }
 
-/// Runs CPU-heavy work (password hashing) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(work)
+/// Bounds password hashing (argon2id: 19 MiB and tens of milliseconds of a core each): at most
+/// `at_once` hashes or checks run together; a request waits at most `wait` for a turn, then is told to
+/// come back (`503` with `Retry-After`).
+#[derive(Debug, Clone)]
+pub struct HashLimit {
+    slots: Arc<tokio::sync::Semaphore>,
+    wait: Duration,
+}
+
+impl HashLimit {
+    /// At most `at_once` (at least 1) at a time, each waiting at most `wait` for its turn.
+    pub fn new(at_once: usize, wait: Duration) -> Self {
+        Self {
+            slots: Arc::new(tokio::sync::Semaphore::new(at_once.max(1))),
+            wait,
+        }
+    }
+}
+
+impl Default for HashLimit {
+    /// 4 at once, 10 s of waiting.
+    fn default() -> Self {
+        Self::new(4, Duration::from_secs(10))
+    }
+}
+
+/// What a request that found no hashing turn is told to wait, seconds.
+const HASH_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl Services {
+    /// Runs a password hash or check off the async threads within the [`HashLimit`]. The turn is held
+    /// until the work ends, even if the request that asked is gone meanwhile.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let limit = &self.hash_limit;
+        let Ok(Ok(turn)) =
+            tokio::time::timeout(limit.wait, limit.slots.clone().acquire_owned()).await
+        else {
+            self.errors.record(
+                "server.hashing_busy",
+                "passwords",
+                format!(
+                    "a password check waited {} ms for one of the hashing turns and was refused",
+                    limit.wait.as_millis()
+                ),
+            );
+            return Err(ServiceError::Busy {
+                retry_after: HASH_RETRY_AFTER,
+            });
+        };
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(turn);
+            result
+        })
         .await
         .map_err(|error| ServiceError::Internal(error.to_string()))
+    }
 }

@@ -310,7 +310,8 @@ fn add_shared_answers(operation: &mut Operation, changes_state: bool) {
     answers.push(("500", "`internal_error`: logged on the server"));
     answers.push((
         "503",
-        "`unavailable`: a part of the server (database, broker) is not ready",
+        "`unavailable`: a part of the server (database, broker) is not ready; `busy`: too many \
+         password checks at once, try again after `Retry-After` seconds",
     ));
     for (status, description) in answers {
         operation
