@@ -4,6 +4,7 @@
 mod api;
 mod app_backend;
 pub mod identity;
+mod nul;
 mod ops;
 pub mod problem;
 mod sessions;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             identity::csrf_guard,
         ))
+        .layer(middleware::from_fn(nul::refuse_in_pages))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             identity::resolve_actor,

@@ -210,6 +210,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             ));
         }
         let ApiBytes(bytes) = ApiBytes::from_request(request, state).await?;
+        if super::nul::in_json(&bytes) {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                super::nul::MESSAGE,
+            ));
+        }
         // Every body of this API is an object; serde would also take a struct from an array.
         let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
         if first.is_some() && first != Some(&b'{') {
@@ -267,7 +274,7 @@ pub async fn api_method_not_allowed() -> Problem {
     )
 }
 
-/// Path parameters whose errors are problems (400 `invalid_path`).
+/// Path parameters whose errors are problems (400 `invalid_path`, also for a NUL anywhere in the path).
 pub struct ApiPath<T>(pub T);
 
 impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
@@ -281,6 +288,13 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        if super::nul::in_percent_encoded(parts.uri.path().as_bytes()) {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                super::nul::MESSAGE,
+            ));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Self(value))
@@ -294,7 +308,7 @@ where
     }
 }
 
-/// Query parameters whose errors are problems (400 `invalid_query`).
+/// Query parameters whose errors are problems (400 `invalid_query`, also for a NUL anywhere in the query).
 pub struct ApiQuery<T>(pub T);
 
 impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
@@ -308,6 +322,17 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        if parts
+            .uri
+            .query()
+            .is_some_and(|query| super::nul::in_percent_encoded(query.as_bytes()))
+        {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                super::nul::MESSAGE,
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))

@@ -373,6 +373,15 @@ impl Services {
                 format!("Write 1 to {NOTE_MAX_CHARS} characters."),
             ));
         }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(ServiceError::field(
+                "text",
+                "Use no control characters but line breaks and tabs.",
+            ));
+        }
         let current = self.brew_session(actor, id).await?.current_step;
         self.store
             .brew_session_note_add(id, Utc::now(), current, text)
