@@ -1,5 +1,6 @@
 // Starts the built `brewlink` binary on free ports with a fresh data folder, for one test file.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,11 +8,30 @@ import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
+/** The store the servers run on: BREWLINK_TEST_STORE is `sqlite` (the default) or `postgres`. */
+export const store = process.env.BREWLINK_TEST_STORE || 'sqlite';
+if (!['sqlite', 'postgres'].includes(store)) throw new Error(`BREWLINK_TEST_STORE=${store}: expected sqlite or postgres`);
+const postgresServer = process.env.BREWLINK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+/** Runs one statement on the PostgreSQL server's maintenance database with psql. */
+function postgres(sql) {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql, `${postgresServer}/postgres`], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** A fresh database for one server: a new PostgreSQL database, or (on SQLite) none: brewlink.db in its data folder. */
+function createDatabase() {
+  if (store !== 'postgres') return undefined;
+  const name = `brewlink_e2e_${randomBytes(8).toString('hex')}`;
+  postgres(`CREATE DATABASE "${name}"`);
+  return { name, url: `${postgresServer}/${name}` };
+}
+
 /**
- * Starts the server; resolves to { url, dataDir, stop } once it says where it serves. `dataDir` and
- * `httpAddr` restart a stopped server in place (`stop({ keepData: true })` keeps its folder).
+ * Starts the server on this run's store; resolves to { url, dataDir, database, stop } once it says where
+ * it serves. `dataDir`, `database` and `httpAddr` restart a stopped server in place
+ * (`stop({ keepData: true })` keeps its folder and database).
  */
-export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewlink-e2e-')), httpAddr = '127.0.0.1:0' } = {}) {
+export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewlink-e2e-')), database = createDatabase(), httpAddr = '127.0.0.1:0' } = {}) {
   const binary = process.env.BREWLINK_BIN ?? join(root, 'target', 'debug', 'brewlink');
   const child = spawn(binary, ['serve'], {
     cwd: root,
@@ -24,6 +44,7 @@ export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewli
       BREWLINK_MQTT_TLS_PORT: '0',
       BREWLINK_MQTT_TLS_HOST: '127.0.0.1',
       BREWLINK_LOG_FORMAT: 'human',
+      ...databaseEnv(database),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -44,9 +65,17 @@ export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'brewli
       child.kill('SIGTERM');
       await exited;
     }
-    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData) {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (database) postgres(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
+    }
   };
-  return { url, dataDir, stop };
+  return { url, dataDir, database, stop };
+}
+
+/** The variables that point a `brewlink` command at a server's database (none on SQLite). */
+function databaseEnv(database) {
+  return database ? { BREWLINK_DATABASE_URL: database.url } : {};
 }
 
 /** Runs `brewlink simulate` with a bundle (simulated time `speed` times faster); resolves to { stop }. */
@@ -74,7 +103,7 @@ export async function createUser(server, email, password, { staff = false } = {}
   const args = ['user', 'create', '--email', email, ...(staff ? ['--staff'] : [])];
   const child = spawn(binary, args, {
     cwd: root,
-    env: { ...process.env, BREWLINK_DATA_DIR: server.dataDir, BREWLINK_LOG_LEVEL: 'warn' },
+    env: { ...process.env, BREWLINK_DATA_DIR: server.dataDir, BREWLINK_LOG_LEVEL: 'warn', ...databaseEnv(server.database) },
     stdio: ['pipe', 'ignore', 'inherit'],
   });
   child.stdin.end(`${password}\n`);

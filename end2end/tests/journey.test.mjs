@@ -91,7 +91,7 @@ async function journey(name, viewport) {
     const { port } = new URL(server.url);
     await server.stop({ keepData: true });
     await page.getByText('Connection lost — reconnecting').waitFor({ timeout: 20_000 });
-    server = await startServer({ dataDir: server.dataDir, httpAddr: `127.0.0.1:${port}` });
+    server = await startServer({ dataDir: server.dataDir, database: server.database, httpAddr: `127.0.0.1:${port}` });
     await page.getByText('● Live').waitFor({ timeout: 30_000 });
   }
   // The browser reports the failed reconnection attempts while the server was down; nothing else.

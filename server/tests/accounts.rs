@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use brewlink::auth::Role;
-use common::{Db, TestApp, TestDatabase, test_config};
+use common::{TestApp, TestDatabase, test_config};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -22,8 +22,9 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn signup_login_logout(db: Db) {
-    let app = TestApp::spawn_on(db).await;
+#[tokio::test]
+async fn signup_login_logout() {
+    let app = TestApp::spawn().await;
     let browser = app.browser();
     let response = browser
         .post(app.url("/api/v1/auth/signup"))
@@ -84,16 +85,6 @@ async fn signup_login_logout(db: Db) {
         200
     );
     app.stop().await;
-}
-
-#[tokio::test]
-async fn sqlite_signup_login_logout() {
-    signup_login_logout(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_signup_login_logout() {
-    signup_login_logout(Db::Postgres).await;
 }
 
 #[tokio::test]
@@ -292,8 +283,9 @@ async fn repeated_failures_are_throttled_per_account_and_per_address() {
     app.stop().await;
 }
 
-async fn tokens_work_and_are_revoked(db: Db) {
-    let app = TestApp::spawn_on(db).await;
+#[tokio::test]
+async fn tokens_work_and_are_revoked() {
+    let app = TestApp::spawn().await;
     app.signup(&app.browser(), "mobile@example.com", PASSWORD)
         .await;
     let script = app.script();
@@ -378,16 +370,6 @@ async fn tokens_work_and_are_revoked(db: Db) {
         .unwrap();
     assert_eq!(garbage.status(), 401);
     app.stop().await;
-}
-
-#[tokio::test]
-async fn sqlite_tokens_work_and_are_revoked() {
-    tokens_work_and_are_revoked(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_tokens_work_and_are_revoked() {
-    tokens_work_and_are_revoked(Db::Postgres).await;
 }
 
 #[tokio::test]
@@ -641,7 +623,7 @@ async fn cross_site_cookie_requests_are_refused() {
 #[tokio::test]
 async fn cookies_are_secure_and_host_prefixed_over_https() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.http.public_url = "https://brew.example".to_string();
     let app = TestApp::spawn_with(config, data_dir, database).await;
@@ -791,6 +773,7 @@ async fn web_forms_work_without_javascript() {
 #[tokio::test]
 async fn cli_creates_the_first_staff_account() {
     let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(dir.path()).await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_brewlink"))
         .args([
             "user",
@@ -802,7 +785,7 @@ async fn cli_creates_the_first_staff_account() {
             "--staff",
         ])
         .env("BREWLINK_DATA_DIR", dir.path())
-        .env_remove("BREWLINK_DATABASE_URL")
+        .env("BREWLINK_DATABASE_URL", &database.url)
         .env_remove("DATABASE_URL")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -821,7 +804,6 @@ async fn cli_creates_the_first_staff_account() {
         String::from_utf8_lossy(&output.stdout).contains("created staff account boss@example.com")
     );
 
-    let database = TestDatabase::create(Db::Sqlite, dir.path()).await;
     let config = test_config(dir.path(), &database.url);
     let app = TestApp::spawn_with(config, dir, database).await;
     let browser = app.browser();
@@ -924,5 +906,48 @@ async fn parallel_guesses_cannot_outrun_the_throttle() {
             .all(|status| *status == 401 || *status == 429),
         "{statuses:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_hashing_is_bounded_and_the_others_are_told_to_come_back() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.http.password_hashes_at_once = 1;
+    config.http.password_hash_wait_ms = 1;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    // Twelve signups at once: one hash runs, the others find no turn within 1 ms.
+    let signups = (0..12).map(|n| {
+        let request = app
+            .browser()
+            .post(app.url("/api/v1/auth/signup"))
+            .json(&json!({ "email": format!("rush{n}@example.com"), "password": PASSWORD }));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.to_str().unwrap().to_string());
+            let body: Value = response.json().await.unwrap();
+            (n, status, retry_after, body)
+        }
+    });
+    let answers = futures::future::join_all(signups).await;
+    let busy: Vec<_> = answers.iter().filter(|answer| answer.1 == 503).collect();
+    let created = answers.iter().filter(|answer| answer.1 == 201).count();
+    assert!(created >= 1, "{answers:?}");
+    assert!(!busy.is_empty(), "beyond one hash at a time: {answers:?}");
+    assert_eq!(created + busy.len(), 12, "{answers:?}");
+    for (_, _, retry_after, body) in &busy {
+        assert_eq!(body["code"], "busy", "{body}");
+        assert_eq!(retry_after.as_deref(), Some("5"));
+    }
+    // A refused signup stored nothing: the same email signs up when the server has a turn free.
+    for (n, ..) in busy {
+        app.signup(&app.browser(), &format!("rush{n}@example.com"), PASSWORD)
+            .await;
+    }
     app.stop().await;
 }

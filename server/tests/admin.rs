@@ -550,7 +550,7 @@ fn urlencode(text: &str) -> String {
 #[tokio::test]
 async fn device_problems_are_grouped_by_kind() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database = common::TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let database = common::TestDatabase::fresh(data_dir.path()).await;
     let mut config = common::test_config(data_dir.path(), &database.url);
     config.mqtt.command_timeout_ms = 300;
     let app = TestApp::spawn_with(config, data_dir, database).await;

@@ -67,7 +67,7 @@ async fn health_readiness_and_metrics() {
         .await
         .unwrap();
     assert_eq!(ready["ready"], true);
-    assert_eq!(ready["database"]["detail"], "sqlite");
+    assert_eq!(ready["database"]["detail"], Db::from_env().name());
 
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
@@ -85,23 +85,6 @@ async fn health_readiness_and_metrics() {
         text.trim_end().ends_with("# EOF"),
         "OpenMetrics text ends with EOF"
     );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn postgres_app_is_ready() {
-    let app = TestApp::spawn_on(Db::Postgres).await;
-    app.wait_ready().await;
-    let ready: serde_json::Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(ready["database"]["detail"], "postgres");
     app.stop().await;
 }
 
@@ -165,15 +148,14 @@ async fn broker_refuses_anonymous_and_wrong_passwords_and_accepts_the_bridge_acc
 #[tokio::test]
 async fn second_start_reuses_the_data_folder() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let config = test_config(data_dir.path(), &database.url);
     let first = TestApp::spawn_with(config.clone(), data_dir, database).await;
     first.wait_ready().await;
     let password =
         std::fs::read_to_string(first.data_dir.path().join("mqtt-bridge-password")).unwrap();
-    let (_, data_dir) = first.stop().await;
+    let (_, data_dir, database) = first.stop().await;
 
-    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
     let second = TestApp::spawn_with(config, data_dir, database).await;
     second.wait_ready().await;
     let again =
@@ -198,7 +180,7 @@ async fn second_start_reuses_the_data_folder() {
 async fn shutdown_is_quick_even_with_clients_connected() {
     let app = TestApp::spawn().await;
     app.wait_ready().await;
-    let (took, _) = app.stop().await;
+    let (took, ..) = app.stop().await;
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
 }
 
@@ -209,7 +191,7 @@ async fn external_broker_mode_runs_no_embedded_broker() {
     let password =
         std::fs::read_to_string(host.data_dir.path().join("mqtt-bridge-password")).unwrap();
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.mqtt.external_url = format!(
         "mqtt://brewlink-bridge:{}@{}",
@@ -229,7 +211,7 @@ async fn external_mosquitto_is_used_as_the_broker() {
     let url = std::env::var("BREWLINK_TEST_MOSQUITTO_URL")
         .unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_string());
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(Db::Postgres, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.mqtt.external_url = url;
     config.mqtt.bridge_client_id = format!("brewlink-test-{}", std::process::id());
@@ -264,7 +246,7 @@ async fn the_bridge_reconnects_when_its_broker_comes_back() {
     .unwrap();
 
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.mqtt.external_url =
         format!("mqtt://brewlink-bridge:shared-secret-for-test@127.0.0.1:{port}");
@@ -275,7 +257,7 @@ async fn the_bridge_reconnects_when_its_broker_comes_back() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["broker"]["ok"], false);
 
-    let broker_database = TestDatabase::create(Db::Sqlite, broker_dir.path()).await;
+    let broker_database = TestDatabase::fresh(broker_dir.path()).await;
     let mut broker_config = test_config(broker_dir.path(), &broker_database.url);
     broker_config.mqtt.port = port;
     let broker = TestApp::spawn_with(broker_config, broker_dir, broker_database).await;
@@ -294,5 +276,82 @@ async fn the_bridge_reconnects_when_its_broker_comes_back() {
         "{metrics}"
     );
     broker.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_everywhere_as_client_errors() {
+    // PostgreSQL cannot store U+0000; on both stores it is a clear 4xx, never a database error.
+    let app = TestApp::spawn().await;
+    let token = {
+        app.create_user(
+            "nul@example.com",
+            "a-long-password",
+            brewlink::auth::Role::Staff,
+        )
+        .await;
+        app.token("nul@example.com", "a-long-password").await
+    };
+    for (path, code) in [
+        ("/api/v1/admin/devices?query=a%00b", "invalid_query"),
+        ("/api/v1/auth/tokens?cursor=%00", "invalid_query"),
+        ("/api/v1/devices/a%00b", "invalid_path"),
+    ] {
+        let (status, problem) = app.get_json(&token, path).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some(code)),
+            "{path}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            Some(serde_json::json!({ "name": "Kettle\u{0}", "model": "K" })),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{problem}"
+    );
+    let login = app
+        .script()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "nul\u{0}@example.com", "password": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 422);
+    // The six characters \u0000 are text like any other.
+    let (status, device) = app
+        .send_json(
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            Some(serde_json::json!({ "name": r"Kettle \u0000", "model": "K" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{device}");
+    assert_eq!(device["device"]["name"], r"Kettle \u0000");
+    // Pages and forms (and server functions, which post forms).
+    let page = app
+        .client
+        .get(app.url("/devices?query=%00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    let form = app
+        .browser()
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=nul%00%40example.com&password=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 400);
     app.stop().await;
 }

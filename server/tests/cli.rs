@@ -1,5 +1,7 @@
 //! The `brewlink` command as a user runs it.
 
+mod common;
+
 use std::{process::Command, time::Duration};
 
 fn brewlink() -> Command {
@@ -54,25 +56,35 @@ fn bad_configuration_is_a_clear_error() {
     );
 }
 
-#[test]
-fn migrate_creates_and_updates_the_database() {
+#[tokio::test]
+async fn migrate_creates_and_updates_the_database() {
+    // On SQLite the default database (brewlink.db in the data folder); on PostgreSQL a fresh database
+    // named by BREWLINK_DATABASE_URL.
+    let store = common::Db::from_env();
     let dir = tempfile::tempdir().unwrap();
+    let database = common::TestDatabase::fresh(dir.path()).await;
     for _ in 0..2 {
-        let output = brewlink()
-            .arg("migrate")
-            .env("BREWLINK_DATA_DIR", dir.path())
-            .output()
-            .unwrap();
+        let mut command = brewlink();
+        command.arg("migrate").env("BREWLINK_DATA_DIR", dir.path());
+        if store == common::Db::Postgres {
+            command.env("BREWLINK_DATABASE_URL", &database.url);
+        }
+        let output = command.output().unwrap();
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            String::from_utf8_lossy(&output.stdout).contains("database is up to date (sqlite)")
+            stdout.contains(&format!("database is up to date ({})", store.name())),
+            "{stdout}"
         );
     }
-    assert!(dir.path().join("brewlink.db").exists());
+    assert_eq!(
+        dir.path().join("brewlink.db").exists(),
+        store == common::Db::Sqlite
+    );
 }
 
 #[test]

@@ -465,7 +465,7 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
     std::fs::write(ca_dir.path().join("ca.key"), ca_key.serialize_pem()).unwrap();
 
     let data_dir = tempfile::tempdir().unwrap();
-    let database = common::TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let database = common::TestDatabase::fresh(data_dir.path()).await;
     let mut config = common::test_config(data_dir.path(), &database.url);
     // A data folder the server makes itself: only its owner may enter it.
     config.data.dir = data_dir.path().join("made-by-the-server");
@@ -543,7 +543,7 @@ async fn a_configured_ca_signs_devices_and_a_generated_one_keeps_its_key_private
 
 #[tokio::test]
 async fn simultaneous_rotations_leave_one_valid_certificate() {
-    let app = TestApp::spawn_on(common::Db::Postgres).await;
+    let app = TestApp::spawn().await;
     let token = brewer(&app, "race@example.com").await;
     let (_, files) = app.register_device(&token, "Raced").await;
     let url = app.url(&format!("/api/v1/devices/{}/certificate/rotate", files.id));

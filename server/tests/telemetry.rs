@@ -253,7 +253,7 @@ fn sample(seq: u64, time_ms: i64, mash: f32) -> Vec<u8> {
 #[tokio::test]
 async fn a_silent_device_times_out_with_504() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.mqtt.command_timeout_ms = 300;
     let app = TestApp::spawn_with(config, data_dir, database).await;
@@ -467,7 +467,7 @@ async fn a_server_restart_mid_stream_loses_nothing() {
     let broker = std::env::var("BREWLINK_TEST_MOSQUITTO_URL")
         .unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_string());
     let data_dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    let database = TestDatabase::fresh(data_dir.path()).await;
     let mut config = test_config(data_dir.path(), &database.url);
     config.mqtt.external_url = broker.clone();
     config.mqtt.bridge_client_id = format!("brewlink-restart-{}", uuid_like());
@@ -502,15 +502,14 @@ async fn a_server_restart_mid_stream_loses_nothing() {
             .publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
             .await;
     }
-    let (_, data_dir) = app.stop().await;
+    let (_, data_dir, database) = app.stop().await;
     for seq in 101..=300u64 {
         device
             .publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
             .await;
     }
 
-    // The same SQLite file in the same data folder.
-    let database = TestDatabase::create(common::Db::Sqlite, data_dir.path()).await;
+    // The same database and data folder.
     let app = TestApp::spawn_with(config, data_dir, database).await;
     wait_status(&app, &token_again(&app).await, &files.id, |status| {
         status["latest"]["seq"] == 300
@@ -650,6 +649,293 @@ async fn a_live_stream_ends_when_its_token_is_revoked() {
     assert!(
         live.ends_within(Duration::from_secs(20)).await,
         "the stream went on after the token was revoked"
+    );
+    app.stop().await;
+}
+
+/// The samples the API holds for a device since `from_ms`, in one bucket.
+async fn stored_samples(app: &TestApp, token: &str, id: &str, from_ms: i64) -> u64 {
+    let from = chrono::DateTime::from_timestamp_millis(from_ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path = format!(
+        "/api/v1/devices/{id}/telemetry?from={}&bucket=3600",
+        from.replace('+', "%2B")
+    );
+    let (code, series) = app.get_json(token, &path).await;
+    assert_eq!(code, 200, "{series}");
+    series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|bucket| bucket["samples"].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn telemetry_of_many_devices_in_one_batch_is_stored() {
+    // One batch holds the messages of several devices: the store looks them all up at once (the
+    // lookup PostgreSQL once refused, storing nothing).
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "many@example.com").await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut devices = Vec::new();
+    for n in 0..6 {
+        let (_, files) = app.register_device(&token, &format!("Fermenter {n}")).await;
+        let client = TestClient::connect(common::mqtt::device(app.mqtt_tls_addr.unwrap(), &files))
+            .await
+            .unwrap();
+        devices.push((files, client));
+    }
+    let publishes = devices.iter().map(|(files, client)| async move {
+        let topic = format!("devices/{}/telemetry", files.id);
+        for seq in 1..=5u64 {
+            client
+                .publish(&topic, &sample(seq, now + seq as i64, 60.0), false)
+                .await;
+        }
+    });
+    futures::future::join_all(publishes).await;
+    for (files, _) in &devices {
+        wait_status(&app, &token, &files.id, |status| {
+            status["latest"]["seq"] == 5
+        })
+        .await;
+        assert_eq!(stored_samples(&app, &token, &files.id, now - 1000).await, 5);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ingest_that_cannot_write_is_reported_and_catches_up_when_the_store_does() {
+    let app = TestApp::spawn().await;
+    app.wait_ready().await;
+    let token = owner(&app, "outage@example.com").await;
+    app.create_user("ops@example.com", PASSWORD, brewlink::auth::Role::Staff)
+        .await;
+    let staff = app.token("ops@example.com", PASSWORD).await;
+    let (_, files) = app.register_device(&token, "Kettle").await;
+    let device = app.online_device(&files).await;
+    wait_status(&app, &token, &files.id, |status| status["online"] == true).await;
+
+    // The telemetry table goes away (as a failing disk or a broken migration would make it).
+    use sqlx::{Connection, Executor};
+    let mut database = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    database
+        .execute("ALTER TABLE telemetry RENAME TO telemetry_away")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let topic = format!("devices/{}/telemetry", files.id);
+    device.publish(&topic, &sample(1, now, 64.0), false).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let ready = loop {
+        let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+        if response.status() == 503 {
+            break response.json::<Value>().await.unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never unready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["ingest"]["ok"], false, "{ready}");
+    assert_eq!(
+        (
+            ready["database"]["ok"].clone(),
+            ready["broker"]["ok"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    assert!(
+        ready["ingest"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("telemetry"),
+        "the cause is named: {ready}"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("brewlink_ingest_failing 1"), "{metrics}");
+    assert!(
+        !metrics.contains("brewlink_ingest_failures_total 0"),
+        "{metrics}"
+    );
+    let (_, broker) = app.get_json(&staff, "/api/v1/admin/broker").await;
+    assert!(broker["ingest_failing_since"].is_string(), "{broker}");
+    assert!(broker["ingest_failures"].as_u64().unwrap() >= 1, "{broker}");
+    // The error tracker writes its groups once a second.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let group = loop {
+        let (_, errors) = app.get_json(&staff, "/api/v1/admin/errors").await;
+        let found = errors["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|group| group["kind"] == "server.ingest_store")
+            .cloned();
+        if let Some(group) = found {
+            break group;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no error group: {errors}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        group["example"].as_str().unwrap().contains("telemetry"),
+        "{group}"
+    );
+
+    // The table is back: the retried batch is written, nothing was lost, and the server is ready.
+    database
+        .execute("ALTER TABLE telemetry_away RENAME TO telemetry")
+        .await
+        .unwrap();
+    database.close().await.unwrap();
+    app.wait_ready().await;
+    wait_status(&app, &token, &files.id, |status| {
+        status["latest"]["seq"] == 1
+    })
+    .await;
+    assert_eq!(stored_samples(&app, &token, &files.id, now - 1000).await, 1);
+    let (_, broker) = app.get_json(&staff, "/api/v1/admin/broker").await;
+    assert!(broker["ingest_failing_since"].is_null(), "{broker}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("brewlink_ingest_failing 0"), "{metrics}");
+    app.stop().await;
+}
+
+/// A Mosquitto command-line client (Eclipse Mosquitto's, not ours) connected as the device over TLS
+/// with its certificate files in `dir`.
+fn mosquitto_client(
+    program: &str,
+    app: &TestApp,
+    dir: &std::path::Path,
+    id: &str,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(["-h", "localhost", "-p"])
+        .arg(app.mqtt_tls_addr.unwrap().port().to_string())
+        .arg("--cafile")
+        .arg(dir.join("ca.pem"))
+        .arg("--cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--key")
+        .arg(dir.join("key.pem"))
+        .args(["-i", id]);
+    command
+}
+
+/// Runs `mosquitto_sub` as the device with a persistent session (clean session off) subscribed to its
+/// commands at QoS 1, for `seconds`; returns what it received, one hex payload a line.
+async fn mosquitto_sub_commands(
+    app: &TestApp,
+    dir: &std::path::Path,
+    id: &str,
+    seconds: u32,
+) -> String {
+    let output = mosquitto_client("mosquitto_sub", app, dir, id)
+        .args(["-c", "-q", "1", "-F", "%x", "-W"])
+        .arg(seconds.to_string())
+        .arg("-t")
+        .arg(format!("devices/{id}/cmd"))
+        .output()
+        .await
+        .expect("mosquitto_sub runs (the test command installs mosquitto-clients)");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn a_timed_out_command_never_reaches_the_device_later() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.mqtt.command_timeout_ms = 500;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let token = owner(&app, "late@example.com").await;
+    let (_, files) = app.register_device(&token, "Heater").await;
+    let id = files.id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for (name, pem) in [
+        ("ca.pem", &files.ca),
+        ("cert.pem", &files.cert),
+        ("key.pem", &files.key),
+    ] {
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let status = v1::Status {
+        online: true,
+        report_interval_s: 60,
+        firmware: "third-party".into(),
+        ..Default::default()
+    };
+    std::fs::write(dir.join("status.bin"), status.encode_to_vec()).unwrap();
+    let published = mosquitto_client("mosquitto_pub", &app, dir, &id)
+        .args(["-q", "1", "-r", "-t"])
+        .arg(format!("devices/{id}/status"))
+        .arg("-f")
+        .arg(dir.join("status.bin"))
+        .status()
+        .await
+        .unwrap();
+    assert!(published.success(), "mosquitto_pub published the status");
+    wait_status(&app, &token, &id, |status| status["online"] == true).await;
+
+    // The device subscribes with a persistent session, then drops off the network.
+    assert_eq!(
+        mosquitto_sub_commands(&app, dir, &id, 2).await,
+        "",
+        "no command yet"
+    );
+    let started = std::time::Instant::now();
+    let (code, problem) = app
+        .get_json(&token, &format!("/api/v1/devices/{id}/gpio/3"))
+        .await;
+    assert_eq!(
+        (code, problem["code"].as_str()),
+        (504, Some("device_timeout")),
+        "{problem}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Back online with its session: the broker must not hand it the command its caller gave up on.
+    assert_eq!(
+        mosquitto_sub_commands(&app, dir, &id, 3).await,
+        "",
+        "the timed-out command reached the device later"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("brewlink_broker_messages_dropped_total 0"),
+        "the expired command is counted as dropped: {metrics}"
     );
     app.stop().await;
 }

@@ -27,19 +27,45 @@ pub enum Db {
     Postgres,
 }
 
+impl Db {
+    /// The store this test run uses: `BREWLINK_TEST_STORE` is `sqlite` (the default) or `postgres`.
+    /// The test command runs the whole suite once with each.
+    pub fn from_env() -> Self {
+        match std::env::var("BREWLINK_TEST_STORE").as_deref() {
+            Err(_) | Ok("" | "sqlite") => Self::Sqlite,
+            Ok("postgres") => Self::Postgres,
+            Ok(other) => panic!("BREWLINK_TEST_STORE={other}: expected sqlite or postgres"),
+        }
+    }
+
+    /// The backend name `/readyz` and `brewlink migrate` report for this store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
 /// The PostgreSQL server the tests use; `BREWLINK_TEST_POSTGRES_URL` overrides it.
 pub fn postgres_server_url() -> String {
     std::env::var("BREWLINK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
-/// A database made for one test and dropped by `drop_database`.
+/// A database made for one test; a PostgreSQL database is dropped with this value (SQLite files go
+/// with their temporary folder).
 pub struct TestDatabase {
     pub url: String,
     postgres_name: Option<String>,
 }
 
 impl TestDatabase {
+    /// A fresh database on this run's store ([`Db::from_env`]).
+    pub async fn fresh(dir: &std::path::Path) -> Self {
+        Self::create(Db::from_env(), dir).await
+    }
+
     /// A fresh database: a new PostgreSQL database, or a SQLite file in `dir`.
     pub async fn create(db: Db, dir: &std::path::Path) -> Self {
         match db {
@@ -66,20 +92,34 @@ impl TestDatabase {
             }
         }
     }
+}
 
-    /// Drops the PostgreSQL database (SQLite files go with their temporary folder).
-    pub async fn drop_database(&self) {
-        if let Some(name) = &self.postgres_name {
-            let server = postgres_server_url();
-            if let Ok(mut connection) =
-                sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
-            {
-                let _ = connection
-                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                    .await;
-                let _ = connection.close().await;
-            }
-        }
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop may run inside the test's runtime, which must not block on itself: a thread of its own.
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let server = postgres_server_url();
+                if let Ok(mut connection) =
+                    sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
+                {
+                    let _ = connection
+                        .execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str(),
+                        )
+                        .await;
+                    let _ = connection.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
     }
 }
 
@@ -108,9 +148,9 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Spawns the application on SQLite with the embedded broker.
+    /// Spawns the application on this run's store ([`Db::from_env`]) with the embedded broker.
     pub async fn spawn() -> Self {
-        Self::spawn_on(Db::Sqlite).await
+        Self::spawn_on(Db::from_env()).await
     }
 
     /// Spawns the application on the given database with the embedded broker.
@@ -387,16 +427,15 @@ impl TestApp {
         Store::connect(&self.database.url, 2).await.unwrap()
     }
 
-    /// Stops the application gracefully; returns how long that took.
-    pub async fn stop(self) -> (Duration, TempDir) {
+    /// Stops the application gracefully; returns how long that took, and its data folder and
+    /// database for a restart on the same data (the database is dropped with the returned value).
+    pub async fn stop(self) -> (Duration, TempDir, TestDatabase) {
         let started = std::time::Instant::now();
         self.shutdown.cancel();
         self.task
             .await
             .expect("the server task ends")
             .expect("the server stops cleanly");
-        let took = started.elapsed();
-        self.database.drop_database().await;
-        (took, self.data_dir)
+        (started.elapsed(), self.data_dir, self.database)
     }
 }

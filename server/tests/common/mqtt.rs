@@ -256,7 +256,16 @@ pub async fn check_device_topic_rules(
     watcher
         .publish("devices/someone-else/telemetry", b"not for you", false)
         .await;
-    watcher.publish(&own_cmd, b"for you", false).await;
+    // A command within its deadline (the embedded broker discards commands past theirs).
+    let command = proto::v1::Command {
+        request_id: "for-you".into(),
+        reply_topic: format!("devices/{device_id}/reply/for-you"),
+        deadline_ms: u64::try_from(chrono::Utc::now().timestamp_millis() + 60_000).unwrap(),
+        body: None,
+    };
+    watcher
+        .publish(&own_cmd, &proto::Message::encode_to_vec(&command), false)
+        .await;
     let received = device.publishes_until(&own_cmd).await;
     let topics: Vec<&str> = received
         .iter()
