@@ -526,4 +526,14 @@ mod tests {
         assert_eq!(config.database_url(), "sqlite://data/brewlink.db?mode=rwc");
         assert!(config.embedded_broker());
     }
+
+    #[test]
+    fn password_hashing_is_bounded_by_default() {
+        let http = Config::default().http;
+        assert_eq!(
+            (http.password_hashes_at_once, http.password_hash_wait_ms),
+            (4, 10_000),
+            "as the README says"
+        );
+    }
 }

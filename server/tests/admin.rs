@@ -746,15 +746,7 @@ async fn broker_and_bridge_figures_are_live_and_on_metrics() {
         "the bridge's four: {status}"
     );
     assert!(status["received_total"].as_u64() >= Some(1), "{status}");
-    let metrics = app
-        .script()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for name in [
         "brewlink_broker_subscriptions",
         "brewlink_ingest_queue_depth",

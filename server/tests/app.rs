@@ -262,15 +262,7 @@ async fn the_bridge_reconnects_when_its_broker_comes_back() {
     broker_config.mqtt.port = port;
     let broker = TestApp::spawn_with(broker_config, broker_dir, broker_database).await;
     app.wait_ready().await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("brewlink_bridge_connects_total 1"),
         "{metrics}"

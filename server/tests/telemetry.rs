@@ -355,15 +355,7 @@ async fn duplicates_are_stored_once_and_bad_payloads_never_stop_the_pipeline() {
             .iter()
             .any(|error| error.reason.contains("mash_temp_c"))
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"brewlink_payloads_rejected_total{kind="undecodable"} 1"#),
         "{metrics}"
@@ -755,15 +747,7 @@ async fn ingest_that_cannot_write_is_reported_and_catches_up_when_the_store_does
             .contains("telemetry"),
         "the cause is named: {ready}"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("brewlink_ingest_failing 1"), "{metrics}");
     assert!(
         !metrics.contains("brewlink_ingest_failures_total 0"),
@@ -810,15 +794,7 @@ async fn ingest_that_cannot_write_is_reported_and_catches_up_when_the_store_does
     assert_eq!(stored_samples(&app, &token, &files.id, now - 1000).await, 1);
     let (_, broker) = app.get_json(&staff, "/api/v1/admin/broker").await;
     assert!(broker["ingest_failing_since"].is_null(), "{broker}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("brewlink_ingest_failing 0"), "{metrics}");
     app.stop().await;
 }
@@ -924,15 +900,7 @@ async fn a_timed_out_command_never_reaches_the_device_later() {
         "",
         "the timed-out command reached the device later"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         !metrics.contains("brewlink_broker_messages_dropped_total 0"),
         "the expired command is counted as dropped: {metrics}"

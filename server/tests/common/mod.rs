@@ -219,6 +219,13 @@ impl TestApp {
         }
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "/metrics answers");
+        response.text().await.unwrap()
+    }
+
     /// A client that behaves like a browser on this site: it keeps cookies and sends the site's
     /// Origin with every request (as browsers do on form posts and fetches).
     pub fn browser(&self) -> reqwest::Client {
