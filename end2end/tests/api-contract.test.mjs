@@ -32,7 +32,7 @@ before(async () => {
   const created = await fetch(`${server.url}/api/v1/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: EMAIL, password: PASSWORD, label: 'schemathesis' }),
+    body: JSON.stringify({ email: EMAIL, password: PASSWORD, label: 'schemathesis', scope: 'admin' }),
   });
   assert.equal(created.status, 201);
   ({ token } = await created.json());

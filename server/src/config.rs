@@ -41,6 +41,11 @@ pub struct HttpConfig {
     pub password_hashes_at_once: usize,
     /// How long a request waits for a password hashing turn before `503 busy`, milliseconds.
     pub password_hash_wait_ms: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client. Empty:
+    /// the client is whoever connects, and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Most accounts one client address may create within 15 minutes (then `429 too_many_attempts`).
+    pub signups_per_address: u32,
 }
 
 /// Where the server keeps its files.
@@ -49,6 +54,10 @@ pub struct HttpConfig {
 pub struct DataConfig {
     /// Folder for the SQLite database, the broker's credentials and certificates. Created when missing.
     pub dir: PathBuf,
+    /// Telemetry older than this many days is deleted (checked hourly); 0 keeps it forever.
+    pub telemetry_retention_days: u32,
+    /// Audit log entries older than this many days are deleted (checked hourly); 0 keeps them forever.
+    pub audit_retention_days: u32,
 }
 
 /// The database.
@@ -85,6 +94,12 @@ pub struct MqttConfig {
     pub public_host: String,
     /// How long a command waits for the device's reply, milliseconds.
     pub command_timeout_ms: u64,
+    /// How long a client may take for its TLS handshake, and again for its MQTT CONNECT, before the
+    /// embedded broker closes the connection, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Most clients in their connect-time checks at once on each embedded broker listener; the rest
+    /// wait, and are refused (server unavailable) once they waited longer than connect_timeout_ms.
+    pub max_connecting: usize,
 }
 
 /// Certificates: the platform CA and what it issues.
@@ -131,6 +146,8 @@ impl Default for HttpConfig {
             public_url: String::new(),
             password_hashes_at_once: 4,
             password_hash_wait_ms: 10_000,
+            trusted_proxies: Vec::new(),
+            signups_per_address: 10,
         }
     }
 }
@@ -139,6 +156,8 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("data"),
+            telemetry_retention_days: 0,
+            audit_retention_days: 0,
         }
     }
 }
@@ -164,6 +183,8 @@ impl Default for MqttConfig {
             bridge_client_id: "brewlink-bridge".to_string(),
             public_host: "localhost".to_string(),
             command_timeout_ms: 5000,
+            connect_timeout_ms: 5000,
+            max_connecting: 200,
         }
     }
 }
@@ -254,6 +275,24 @@ impl Config {
             ));
         }
         Ok(Some(url.origin().ascii_serialization()))
+    }
+
+    /// `http.trusted_proxies` as address ranges (a plain address is a range of one).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .map(|text| {
+                let text = text.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "http.trusted_proxies: {text:?} is neither an IP address nor a CIDR range like 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// Whether the site is served over HTTPS (cookies are then Secure and `__Host-` prefixed).
@@ -373,8 +412,21 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         ("http", "password_hash_wait_ms") => {
             "How long a request waits for a password hashing turn before 503 busy, milliseconds."
         }
+        ("http", "trusted_proxies") => {
+            "Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. Empty:\n\
+             the client is whoever connects, and X-Forwarded-For is ignored."
+        }
+        ("http", "signups_per_address") => {
+            "Most accounts one client address may create within 15 minutes (then 429 too_many_attempts)."
+        }
         ("data", "dir") => {
             "Folder for the SQLite database, the broker's credentials and certificates. Created when missing."
+        }
+        ("data", "telemetry_retention_days") => {
+            "Telemetry older than this many days is deleted (checked hourly); 0 keeps it forever."
+        }
+        ("data", "audit_retention_days") => {
+            "Audit log entries older than this many days are deleted (checked hourly); 0 keeps them forever."
         }
         ("database", "url") => {
             "postgres://user@host/db for PostgreSQL; sqlite://path for a SQLite file;\n\
@@ -402,6 +454,14 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         }
         ("mqtt", "command_timeout_ms") => {
             "How long a command waits for the device's reply, milliseconds."
+        }
+        ("mqtt", "connect_timeout_ms") => {
+            "How long a client may take for its TLS handshake, and again for its MQTT CONNECT, before the\n\
+             embedded broker closes the connection, milliseconds."
+        }
+        ("mqtt", "max_connecting") => {
+            "Most clients in their connect-time checks at once on each embedded broker listener; the rest\n\
+             wait, and are refused (server unavailable) once they waited longer than connect_timeout_ms."
         }
         ("pki", "ca_cert") => {
             "PEM file of an existing CA certificate; empty: pki/ca.pem in the data folder, created on first start."

@@ -2,9 +2,11 @@
 //! devices and the database. `main.rs` is the CLI; everything else lives here so tests can drive it.
 
 pub mod auth;
+pub mod backoff;
 pub mod bridge;
 pub mod broker;
 pub mod config;
+pub mod descriptors;
 pub mod errors;
 pub mod formats;
 pub mod http;

@@ -10,7 +10,7 @@ use brewlink::{
     services::{
         Origin, ServiceError, Services, accounts::NewAccount, devices::write_revocation_list,
     },
-    startup::Application,
+    startup::{self, Application},
     store::Store,
 };
 use clap::{Parser, Subcommand};
@@ -173,14 +173,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     observability::init_logging(&config.log);
     // Listen for stop signals before anything else, so that a signal sent as soon as the server
     // says it serves is handled gracefully.
-    let stop_signal = stop_signal()?;
+    let signals = StopSignals::register()?;
     let app = Application::build(config).await?;
-    let shutdown = app.shutdown_token();
-    tokio::spawn(async move {
-        stop_signal.await;
-        tracing::info!("stop signal received; shutting down");
-        shutdown.cancel();
-    });
+    signals.stop(app.shutdown_token())?;
     match app.mqtt_addr() {
         Some(mqtt) => println!(
             "BrewLink is serving http://{} (embedded MQTT broker: bridge on {mqtt}, devices over TLS on {})",
@@ -270,6 +265,7 @@ async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Resul
         key: &absolute(key),
         crl: &pki_dir.join("crl.pem"),
         acl: &acl_dir.join("mosquitto.acl"),
+        bridge_acl: &acl_dir.join("mosquitto-bridge.acl"),
         password_file: &acl_dir.join("mosquitto.passwd"),
         tls_host: config.mqtt.tls_host,
         tls_port: config.mqtt.tls_port,
@@ -277,24 +273,28 @@ async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Resul
         bridge_port: config.mqtt.port,
         bridge_username: brewlink::startup::BRIDGE_USERNAME,
         max_packet_size: config.mqtt.max_packet_size,
-    });
+    })?;
+    let written = [
+        ("mosquitto.conf", &files.conf),
+        ("mosquitto.acl", &files.acl),
+        ("mosquitto-bridge.acl", &files.bridge_acl),
+    ];
     match out {
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("mosquitto.conf"), &files.conf)?;
-            std::fs::write(dir.join("mosquitto.acl"), &files.acl)?;
+            for (name, text) in written {
+                std::fs::write(dir.join(name), text)?;
+            }
             println!(
-                "wrote {0}/mosquitto.conf and {0}/mosquitto.acl",
+                "wrote {0}/mosquitto.conf, {0}/mosquitto.acl and {0}/mosquitto-bridge.acl",
                 dir.display()
             );
         }
         None => {
             println!("# ---- mosquitto.conf ----\n{}", files.conf);
-            println!(
-                "# ---- {} ----\n{}",
-                acl_dir.join("mosquitto.acl").display(),
-                files.acl
-            );
+            for (name, text) in &written[1..] {
+                println!("# ---- {} ----\n{text}", acl_dir.join(name).display());
+            }
         }
     }
     Ok(())
@@ -304,6 +304,8 @@ async fn simulate(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
     use brewlink::simulator::{self, Bundle, Tuning};
     observability::init_logging(&config.log);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Each simulated device holds a connection.
+    brewlink::descriptors::raise_limit();
     anyhow::ensure!(
         (0.05..=3600.0).contains(&args.interval),
         "--interval must be 0.05 to 3600 seconds"
@@ -363,6 +365,74 @@ fn read_new_password() -> anyhow::Result<String> {
         let password = line.trim_end_matches(['\n', '\r']).to_string();
         anyhow::ensure!(!password.is_empty(), "no password on standard input");
         Ok(password)
+    }
+}
+
+/// Ctrl-C and SIGTERM for the server, handled on a thread of its own so that they work even when
+/// the async runtime is stuck: the first stops the server in order; if it has not ended
+/// [`startup::STOP_LIMIT`] later, or at a second signal, the process exits. Messages not stored by
+/// then were never acknowledged, so devices and the broker send them again.
+#[cfg(unix)]
+struct StopSignals(signal_hook::iterator::Signals);
+
+#[cfg(unix)]
+impl StopSignals {
+    /// Starts catching the signals (they wait for [`StopSignals::stop`]).
+    fn register() -> std::io::Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map(Self)
+    }
+
+    /// Cancels `shutdown` at the first signal, on a thread of its own.
+    fn stop(self, shutdown: tokio_util::sync::CancellationToken) -> std::io::Result<()> {
+        let Self(mut signals) = self;
+        std::thread::Builder::new()
+            .name("stop-signals".to_string())
+            .spawn(move || {
+                let mut arriving = signals.forever();
+                if arriving.next().is_none() {
+                    return;
+                }
+                tracing::info!("stop signal received; shutting down");
+                shutdown.cancel();
+                std::thread::spawn(|| {
+                    std::thread::sleep(startup::STOP_LIMIT);
+                    tracing::error!(
+                        limit_s = startup::STOP_LIMIT.as_secs(),
+                        "could not stop in time; exiting now"
+                    );
+                    std::process::exit(1);
+                });
+                if arriving.next().is_some() {
+                    tracing::warn!("second stop signal; exiting now");
+                    std::process::exit(1);
+                }
+            })
+            .map(drop)
+    }
+}
+
+/// Ctrl-C for the server: the first stops it in order; after [`startup::STOP_LIMIT`] the process
+/// exits.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    fn stop(self, shutdown: tokio_util::sync::CancellationToken) -> std::io::Result<()> {
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            std::thread::spawn(|| {
+                std::thread::sleep(startup::STOP_LIMIT);
+                std::process::exit(1);
+            });
+        });
+        Ok(())
     }
 }
 

@@ -38,6 +38,8 @@ struct Totals {
 struct Samples {
     history: VecDeque<BrokerSample>,
     last: Option<Totals>,
+    /// Whether the descriptor warning was logged and not yet cleared.
+    warned_fds: bool,
 }
 
 /// Samples the broker and the bridge. Cheap to clone.
@@ -79,8 +81,17 @@ impl BrokerMonitor {
         self.ingest.borrow().clone()
     }
 
-    /// Reads the embedded broker's clients and subscriptions into their gauges.
-    pub async fn refresh_broker_gauges(&self) -> Option<(u64, u64)> {
+    /// Reads the descriptor counts and the embedded broker's clients and subscriptions into their
+    /// gauges; returns the broker's figures.
+    pub async fn refresh_gauges(&self) -> Option<(u64, u64)> {
+        let open = crate::descriptors::open().unwrap_or(0);
+        let limit = crate::descriptors::limit();
+        self.metrics
+            .open_fds
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        self.metrics
+            .max_fds
+            .set(i64::try_from(limit).unwrap_or(i64::MAX));
         let broker = self.broker.as_ref()?;
         let clients = broker.connected_clients().await;
         let subscriptions = broker.subscriptions().await;
@@ -94,8 +105,9 @@ impl BrokerMonitor {
 
     /// Takes one sample.
     pub async fn sample(&self) {
-        let broker = self.refresh_broker_gauges().await;
+        let broker = self.refresh_gauges().await;
         let metrics = &self.metrics;
+        let (open_fds, max_fds) = (metrics.open_fds.get(), metrics.max_fds.get());
         let totals = Totals {
             at: Instant::now(),
             received: metrics.broker_received.get(),
@@ -127,6 +139,19 @@ impl BrokerMonitor {
             batch_latency_ms: metrics.ingest_batch_last_seconds.get() * 1000.0,
         };
         samples.last = Some(totals);
+        let near = crate::descriptors::near_limit(
+            u64::try_from(open_fds).unwrap_or(0),
+            u64::try_from(max_fds).unwrap_or(u64::MAX),
+        );
+        if near && !samples.warned_fds {
+            tracing::warn!(
+                open_fds,
+                max_fds,
+                clients = broker.map(|(clients, _)| clients),
+                "open file descriptors above 80% of the limit: raise it (ulimit -n, LimitNOFILE=)"
+            );
+        }
+        samples.warned_fds = near;
         if samples.history.len() == HISTORY {
             samples.history.pop_front();
         }

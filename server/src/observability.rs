@@ -57,6 +57,12 @@ pub struct Metrics {
     pub broker_clients: Gauge,
     /// Subscriptions on the embedded broker, read at scrape time.
     pub broker_subscriptions: Gauge,
+    /// Devices that completed a connect to the embedded broker's TLS listener.
+    pub broker_device_connects: Counter,
+    /// File descriptors the process holds, read at scrape time.
+    pub open_fds: Gauge,
+    /// The process's soft limit on file descriptors.
+    pub max_fds: Gauge,
     /// Messages the embedded broker received from clients.
     pub broker_received: Counter,
     /// Messages the embedded broker delivered to subscribers.
@@ -135,6 +141,24 @@ impl Metrics {
             "broker_subscriptions",
             "Subscriptions on the embedded broker",
             broker_subscriptions.clone(),
+        );
+        let broker_device_connects = Counter::default();
+        registry.register(
+            "broker_device_connects",
+            "Devices that completed a connect to the embedded broker",
+            broker_device_connects.clone(),
+        );
+        let open_fds = Gauge::default();
+        registry.register(
+            "process_open_fds",
+            "File descriptors the process holds",
+            open_fds.clone(),
+        );
+        let max_fds = Gauge::default();
+        registry.register(
+            "process_max_fds",
+            "The process's soft limit on file descriptors",
+            max_fds.clone(),
         );
         let broker_received = Counter::default();
         registry.register(
@@ -232,6 +256,9 @@ impl Metrics {
             bridge_connects,
             broker_clients,
             broker_subscriptions,
+            broker_device_connects,
+            open_fds,
+            max_fds,
             broker_received,
             broker_delivered,
             broker_dropped,

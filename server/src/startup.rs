@@ -73,12 +73,17 @@ pub struct Application {
 const BRIDGE_PASSWORD_FILE: &str = "mqtt-bridge-password";
 /// The bridge's user name on the embedded broker.
 pub const BRIDGE_USERNAME: &str = "brewlink-bridge";
+/// After a stop signal the process ends within this time, stopped in order or not.
+pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Database connections of the embedded broker's connect-time checks, apart from the main pool.
+const CONNECT_CHECK_CONNECTIONS: u32 = 2;
 
 impl Application {
     /// Opens and migrates the store, starts the broker and the bridge, binds HTTP.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         // Both rustls back ends are linked (the broker brings aws-lc-rs, QUIC brings ring): pick one.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        crate::descriptors::raise_limit();
         let data_dir = &config.data.dir;
         // Only its owner may enter the data folder: it holds keys, secrets and the SQLite database.
         create_private_dir(data_dir).map_err(|source| StartupError::DataDir {
@@ -105,13 +110,18 @@ impl Application {
                     bridge_username: BRIDGE_USERNAME.to_string(),
                     bridge_password: password.clone(),
                     max_packet_size: config.mqtt.max_packet_size,
+                    connect_timeout: std::time::Duration::from_millis(
+                        config.mqtt.connect_timeout_ms.max(1),
+                    ),
+                    max_connecting: config.mqtt.max_connecting,
                     tls: TlsListener {
                         addr: SocketAddr::new(config.mqtt.tls_host, config.mqtt.tls_port),
                         cert: broker_cert,
                         key: broker_key,
                         client_ca: pki.ca_path(),
                     },
-                    store: store.clone(),
+                    store: Store::connect(&config.database_url(), CONNECT_CHECK_CONNECTIONS)
+                        .await?,
                     errors: errors.clone(),
                 },
                 metrics.clone(),
@@ -152,6 +162,7 @@ impl Application {
         );
         let services = Services::new(store.clone())
             .with_errors(errors.clone())
+            .with_signup_limit(config.http.signups_per_address)
             .with_hash_limit(HashLimit::new(
                 config.http.password_hashes_at_once,
                 std::time::Duration::from_millis(config.http.password_hash_wait_ms),
@@ -208,9 +219,14 @@ impl Application {
             }
             .to_string(),
             public_origin: config.public_origin()?,
+            trusted_proxies: config.trusted_proxies()?.into(),
             secure_cookies: config.https(),
         });
-        tokio::spawn(remove_expired_sessions(store.clone(), shutdown.clone()));
+        tokio::spawn(housekeeping(
+            store.clone(),
+            Retention::of(&config),
+            shutdown.clone(),
+        ));
         tokio::spawn(monitor.clone().run(shutdown.clone()));
         tokio::spawn(errors.run_flusher(store.clone(), shutdown.clone()));
         tokio::spawn(refresh_revocation_list(
@@ -321,29 +337,58 @@ async fn refresh_revocation_list(store: Store, pki: Arc<Pki>, shutdown: Cancella
     }
 }
 
-/// Deletes expired web sessions and login failures too old to count, every hour until shutdown.
-async fn remove_expired_sessions(store: Store, shutdown: CancellationToken) {
+/// How long telemetry and audit entries are kept; `None`: forever.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    telemetry: Option<chrono::Duration>,
+    audit: Option<chrono::Duration>,
+}
+
+impl Retention {
+    fn of(config: &Config) -> Self {
+        let days = |days: u32| (days > 0).then(|| chrono::Duration::days(i64::from(days)));
+        Self {
+            telemetry: days(config.data.telemetry_retention_days),
+            audit: days(config.data.audit_retention_days),
+        }
+    }
+}
+
+/// Every hour until shutdown (and once at start): deletes expired web sessions, login failures too
+/// old to count, and telemetry and audit entries past their retention.
+async fn housekeeping(store: Store, retention: Retention, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
-        match store
-            .sessions_delete_expired(chrono::Utc::now().timestamp_millis())
-            .await
-        {
+        let now = chrono::Utc::now();
+        match store.sessions_delete_expired(now.timestamp_millis()).await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
         }
         let window = chrono::Duration::from_std(crate::services::accounts::FAILURE_WINDOW)
             .unwrap_or_default();
-        if let Err(error) = store
-            .login_failures_prune_all(chrono::Utc::now() - window)
-            .await
-        {
+        if let Err(error) = store.login_failures_prune_all(now - window).await {
             tracing::warn!(%error, "could not remove old login failures");
+        }
+        if let Some(keep) = retention.telemetry {
+            match store.telemetry_delete_before(now - keep).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "telemetry past its retention deleted"),
+                Err(error) => tracing::warn!(%error, "could not delete old telemetry"),
+            }
+        }
+        if let Some(keep) = retention.audit {
+            match store.audit_delete_before(now - keep).await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(removed, "audit entries past their retention deleted")
+                }
+                Err(error) => tracing::warn!(%error, "could not delete old audit entries"),
+            }
         }
     }
 }

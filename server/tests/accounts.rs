@@ -222,25 +222,49 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
     app.stop().await;
 }
 
+/// An app behind a reverse proxy on loopback: `X-Forwarded-For` names the client.
+async fn behind_proxy(configure: impl FnOnce(&mut brewlink::config::Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.http.trusted_proxies = vec!["127.0.0.1".to_string()];
+    configure(&mut config);
+    TestApp::spawn_with(config, data_dir, database).await
+}
+
+/// A login through the proxy, from `client`.
+async fn login_from(app: &TestApp, client: &str, email: &str, password: &str) -> u16 {
+    app.script()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account_and_per_address() {
-    let app = TestApp::spawn().await;
+async fn a_guesser_is_throttled_without_locking_the_owner_out() {
+    let app = behind_proxy(|_| {}).await;
     app.signup(&app.browser(), "victim@example.com", PASSWORD)
         .await;
-    let script = app.script();
-    let login = |email: &'static str, password: &'static str| {
-        let request = script
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({ "email": email, "password": password }));
-        async move { request.send().await.unwrap() }
-    };
+    let attacker = "198.51.100.66";
     for _ in 0..10 {
         assert_eq!(
-            login("victim@example.com", "wrong-password").await.status(),
+            login_from(&app, attacker, "victim@example.com", "wrong-password").await,
             401
         );
     }
-    let throttled = login("victim@example.com", PASSWORD).await;
+    let throttled = app
+        .script()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", attacker)
+        .json(&json!({ "email": "victim@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(throttled.status(), 429, "even the right password waits");
     let retry_after: u64 = throttled.headers()[header::RETRY_AFTER]
         .to_str()
@@ -253,33 +277,131 @@ async fn repeated_failures_are_throttled_per_account_and_per_address() {
         "too_many_attempts"
     );
     // Token creation checks the same credentials and is throttled alike.
-    let token = script
+    let token = app
+        .script()
         .post(app.url("/api/v1/auth/tokens"))
+        .header("x-forwarded-for", attacker)
         .json(&json!({ "email": "victim@example.com", "password": PASSWORD, "label": "x" }))
         .send()
         .await
         .unwrap();
     assert_eq!(token.status(), 429);
+    // The owner, elsewhere, is not locked out by the attacker's guesses.
+    assert_eq!(
+        login_from(&app, "203.0.113.5", "victim@example.com", PASSWORD).await,
+        200
+    );
     app.stop().await;
+}
 
-    // Per address: failures spread over many accounts from one address.
-    let app = TestApp::spawn().await;
+#[tokio::test]
+async fn guessing_many_accounts_from_one_address_is_throttled() {
+    let app = behind_proxy(|_| {}).await;
     app.signup(&app.browser(), "someone@example.com", PASSWORD)
         .await;
-    for n in 0..10 {
-        let response = app
-            .login(
-                &app.script(),
-                &format!("guess{n}@example.com"),
-                "whatever-pass",
-            )
-            .await;
-        assert_eq!(response.status(), 401);
-    }
-    let blocked = app
-        .login(&app.script(), "someone@example.com", PASSWORD)
+    let guesser = "198.51.100.77";
+    for n in 0..50 {
+        let status = login_from(
+            &app,
+            guesser,
+            &format!("guess{n}@example.com"),
+            "whatever-pass",
+        )
         .await;
-    assert_eq!(blocked.status(), 429);
+        assert_eq!(status, 401, "guess {n}");
+    }
+    assert_eq!(
+        login_from(&app, guesser, "someone@example.com", PASSWORD).await,
+        429
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.9", "someone@example.com", PASSWORD).await,
+        200,
+        "others are not affected"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guessing_one_account_from_many_addresses_meets_the_account_brake() {
+    let app = behind_proxy(|_| {}).await;
+    app.signup(&app.browser(), "popular@example.com", PASSWORD)
+        .await;
+    // 100 failures from 20 addresses, 5 each: no address reaches its own limit.
+    for n in 0..100 {
+        let address = format!("198.51.100.{}", n % 20);
+        let status = login_from(&app, &address, "popular@example.com", "wrong-password").await;
+        assert_eq!(status, 401, "attempt {n}");
+    }
+    assert_eq!(
+        login_from(
+            &app,
+            "203.0.113.10",
+            "popular@example.com",
+            "wrong-password"
+        )
+        .await,
+        429,
+        "the account's brake holds for every address"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_ignored_without_trusted_proxies() {
+    let app = TestApp::spawn().await;
+    app.signup(&app.browser(), "direct@example.com", PASSWORD)
+        .await;
+    // Each guess claims another address; without a trusted proxy the peer is what counts.
+    for n in 0..10 {
+        let status = login_from(
+            &app,
+            &format!("198.51.100.{n}"),
+            "direct@example.com",
+            "wrong-password",
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        login_from(&app, "203.0.113.11", "direct@example.com", PASSWORD).await,
+        429
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signups_are_limited_per_address_and_taken_emails_cost_nothing() {
+    let app = behind_proxy(|config| config.http.signups_per_address = 3).await;
+    let signup = |client: &'static str, email: &'static str| {
+        let request = app
+            .script()
+            .post(app.url("/api/v1/auth/signup"))
+            .header("x-forwarded-for", client)
+            .json(&json!({ "email": email, "password": PASSWORD }));
+        async move { request.send().await.unwrap() }
+    };
+    let crowd = "198.51.100.88";
+    assert_eq!(signup(crowd, "one@example.com").await.status(), 201);
+    assert_eq!(signup(crowd, "two@example.com").await.status(), 201);
+    // A taken email is refused before any work and does not count.
+    for _ in 0..5 {
+        let taken = signup(crowd, "one@example.com").await;
+        assert_eq!(taken.status(), 422);
+    }
+    assert_eq!(signup(crowd, "three@example.com").await.status(), 201);
+    let refused = signup(crowd, "four@example.com").await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["code"],
+        "too_many_attempts"
+    );
+    assert_eq!(
+        signup("203.0.113.12", "four@example.com").await.status(),
+        201,
+        "another address signs up"
+    );
     app.stop().await;
 }
 
@@ -916,6 +1038,7 @@ async fn password_hashing_is_bounded_and_the_others_are_told_to_come_back() {
     let mut config = test_config(data_dir.path(), &database.url);
     config.http.password_hashes_at_once = 1;
     config.http.password_hash_wait_ms = 1;
+    config.http.signups_per_address = 100;
     let app = TestApp::spawn_with(config, data_dir, database).await;
     // Twelve signups at once: one hash runs, the others find no turn within 1 ms.
     let signups = (0..12).map(|n| {
@@ -949,5 +1072,279 @@ async fn password_hashing_is_bounded_and_the_others_are_told_to_come_back() {
         app.signup(&app.browser(), &format!("rush{n}@example.com"), PASSWORD)
             .await;
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn huge_emails_are_refused_without_touching_the_store() {
+    // Far past any real address, and past what a PostgreSQL index entry holds (~2.7 KB).
+    let app = TestApp::spawn().await;
+    let email = format!("{}@example.com", "a".repeat(4000));
+    let login = app.login(&app.script(), &email, PASSWORD).await;
+    assert_eq!(login.status(), 401);
+    let token = app
+        .script()
+        .post(app.url("/api/v1/auth/tokens"))
+        .json(&json!({ "email": email, "password": PASSWORD, "label": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+    let signup = app
+        .script()
+        .post(app.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 422);
+    app.stop().await;
+}
+
+/// A token for `email` with these extra fields (scope, expires_in_days); the answer's status and body.
+async fn make_token(app: &TestApp, email: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({ "email": email, "password": PASSWORD, "label": "script" });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let response = app
+        .script()
+        .post(app.url("/api/v1/auth/tokens"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn token_scopes_limit_what_a_token_does() {
+    let app = TestApp::spawn().await;
+    app.signup(&app.browser(), "scoped@example.com", PASSWORD)
+        .await;
+    let (code, read) = make_token(&app, "scoped@example.com", json!({ "scope": "read" })).await;
+    assert_eq!(
+        (code, read["scope"].as_str()),
+        (201, Some("read")),
+        "{read}"
+    );
+    let read = read["token"].as_str().unwrap().to_string();
+    let (code, _) = app.get_json(&read, "/api/v1/devices").await;
+    assert_eq!(code, 200, "a read token reads");
+    let (code, refused) = app
+        .send_json(
+            &read,
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            Some(json!({ "name": "Kettle", "model": "Kettle 50" })),
+        )
+        .await;
+    assert_eq!(
+        (code, refused["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    let (_, devices) = make_token(&app, "scoped@example.com", json!({ "scope": "devices" })).await;
+    let devices = devices["token"].as_str().unwrap().to_string();
+    let (code, device) = app
+        .send_json(
+            &devices,
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            Some(json!({ "name": "Kettle", "model": "Kettle 50" })),
+        )
+        .await;
+    assert_eq!(code, 201, "{device}");
+    let id = device["device"]["id"].as_str().unwrap();
+    let (code, refused) = app
+        .get_json(&read, &format!("/api/v1/devices/{id}/rtc"))
+        .await;
+    assert_eq!(
+        (code, refused["code"].as_str()),
+        (403, Some("insufficient_scope")),
+        "reading the clock sends a command"
+    );
+    let (code, _) = app
+        .send_json(
+            &devices,
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(json!({ "name": "Other" })),
+        )
+        .await;
+    assert_eq!(code, 403, "a devices token leaves the account alone");
+
+    let (code, problem) = make_token(&app, "scoped@example.com", json!({ "scope": "admin" })).await;
+    assert_eq!(code, 422, "{problem}");
+    assert!(problem["fields"]["scope"].is_string(), "{problem}");
+    let (code, problem) = make_token(&app, "scoped@example.com", json!({ "scope": "root" })).await;
+    assert_eq!(code, 422, "{problem}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_expire_and_end_with_a_password_change_or_a_disable() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    app.signup(&browser, "ending@example.com", PASSWORD).await;
+    for days in [0, 3651] {
+        let (code, problem) = make_token(
+            &app,
+            "ending@example.com",
+            json!({ "expires_in_days": days }),
+        )
+        .await;
+        assert_eq!(code, 422, "{days} days: {problem}");
+        assert!(
+            problem["fields"]["expires_in_days"].is_string(),
+            "{problem}"
+        );
+    }
+    let (code, expiring) =
+        make_token(&app, "ending@example.com", json!({ "expires_in_days": 30 })).await;
+    assert_eq!(code, 201, "{expiring}");
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(expiring["expires_at"].as_str().unwrap()).unwrap();
+    let days = (expires_at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((29 * 24..=30 * 24).contains(&days), "{days} hours");
+    let secret = expiring["token"].as_str().unwrap().to_string();
+    let (code, listed) = app.get_json(&secret, "/api/v1/auth/tokens").await;
+    assert_eq!(code, 200);
+    assert_eq!(listed["items"][0]["expires_at"], expiring["expires_at"]);
+    assert_eq!(listed["items"][0]["scope"], "full");
+    assert!(listed["items"][0]["last_used_at"].is_string(), "{listed}");
+
+    // Its time comes (moved forward in the database rather than waited for).
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(&app.database.url)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE api_tokens SET expires_at_ms = $1 WHERE id = $2")
+            .bind(chrono::Utc::now().timestamp_millis() - 1000)
+            .bind(expiring["id"].as_str().unwrap())
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let (code, problem) = app.get_json(&secret, "/api/v1/me").await;
+    assert_eq!(
+        (code, problem["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
+
+    // A password change ends every token.
+    let (_, kept) = make_token(&app, "ending@example.com", json!({})).await;
+    let kept = kept["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get_json(&kept, "/api/v1/me").await.0, 200);
+    let changed = browser
+        .post(app.url("/api/v1/me/password"))
+        .json(&json!({ "current_password": PASSWORD, "new_password": "a-new-passphrase-2026" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    assert_eq!(
+        app.get_json(&kept, "/api/v1/me").await.0,
+        401,
+        "ended by the change"
+    );
+
+    // Disabling ends them too, and enabling does not bring them back.
+    app.create_user("boss@example.com", PASSWORD, Role::Staff)
+        .await;
+    let (code, admin) = make_token(&app, "boss@example.com", json!({ "scope": "admin" })).await;
+    assert_eq!(code, 201, "{admin}");
+    let admin_token = admin["token"].as_str().unwrap().to_string();
+    let after: Value = app
+        .script()
+        .post(app.url("/api/v1/auth/tokens"))
+        .json(&json!({ "email": "ending@example.com", "password": "a-new-passphrase-2026", "label": "after" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let after = after["token"].as_str().unwrap().to_string();
+    let (code, me) = app.get_json(&after, "/api/v1/me").await;
+    assert_eq!(code, 200);
+    let user_id = me["id"].as_str().unwrap();
+    for disabled in [true, false] {
+        let (code, answer) = app
+            .send_json(
+                &admin_token,
+                reqwest::Method::PATCH,
+                &format!("/api/v1/admin/users/{user_id}"),
+                Some(json!({ "disabled": disabled })),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    assert_eq!(
+        app.get_json(&after, "/api/v1/me").await.0,
+        401,
+        "a re-enabled account's old tokens stay ended"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_database_holds_no_live_session_id_or_token() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .script()
+        .post(app.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": "stored@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = session_cookie(&response).unwrap();
+    let session_id = cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_string())
+        .unwrap();
+    let token = app.token("stored@example.com", PASSWORD).await;
+    // The session works, by its cookie alone.
+    let me = app
+        .script()
+        .get(app.url("/api/v1/me"))
+        .header(header::COOKIE, format!("brewlink_session={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Everything the database holds about sessions and tokens, as text.
+    use sqlx::{Connection, Row};
+    let mut db = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let mut stored = String::new();
+    let mut rows = 0;
+    for query in [
+        "SELECT id, COALESCE(user_id, ''), data FROM sessions",
+        "SELECT id, user_id, token_hash, prefix FROM api_tokens",
+    ] {
+        for row in sqlx::query(query).fetch_all(&mut db).await.unwrap() {
+            rows += 1;
+            for column in 0..row.len() {
+                stored.push_str(&row.get::<String, _>(column));
+                stored.push('\n');
+            }
+        }
+    }
+    assert!(rows >= 2, "a session and a token were read");
+    assert!(
+        !stored.contains(&session_id),
+        "a live session id is stored:\n{stored}"
+    );
+    assert!(
+        !stored.contains(&token),
+        "a live token is stored:\n{stored}"
+    );
     app.stop().await;
 }

@@ -21,7 +21,7 @@ const PASSWORD: &str = "mash-tun-4242";
 async fn staff(app: &TestApp) -> String {
     app.create_user("staff@example.com", PASSWORD, Role::Staff)
         .await;
-    app.token("staff@example.com", PASSWORD).await
+    app.admin_token("staff@example.com", PASSWORD).await
 }
 
 /// A brewer's id and token.
@@ -123,7 +123,7 @@ async fn staff_find_users_and_a_disabled_user_loses_access_at_once() {
         .await;
     assert_eq!(code, 200);
     let (code, _) = app.get_json(&hop_token, "/api/v1/me").await;
-    assert_eq!(code, 200, "enabled again, the token works again");
+    assert_eq!(code, 401, "enabled again, the old token stays ended");
 
     let (_, audit) = app
         .get_json(

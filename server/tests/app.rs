@@ -25,6 +25,39 @@ async fn home_page_is_rendered_on_the_server() {
 }
 
 #[tokio::test]
+async fn answers_carry_security_headers_and_pages_are_not_cached() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/login", "/api/v1/me", "/healthz"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+    }
+    let asset = app
+        .client
+        .get(app.url("/pkg/brewlink.wasm"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        asset
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "static assets may be cached"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_pages_are_404_and_unknown_api_routes_are_problems() {
     let app = TestApp::spawn().await;
     let page = app
@@ -282,7 +315,7 @@ async fn nul_characters_are_refused_everywhere_as_client_errors() {
             brewlink::auth::Role::Staff,
         )
         .await;
-        app.token("nul@example.com", "a-long-password").await
+        app.admin_token("nul@example.com", "a-long-password").await
     };
     for (path, code) in [
         ("/api/v1/admin/devices?query=a%00b", "invalid_query"),

@@ -240,7 +240,7 @@ async fn fixture() -> Fixture {
         .await;
     let owner = app.token("owner@example.com", PASSWORD).await;
     let other = app.token("other@example.com", PASSWORD).await;
-    let staff = app.token("staff@example.com", PASSWORD).await;
+    let staff = app.admin_token("staff@example.com", PASSWORD).await;
     let tokens: Value = app
         .script()
         .get(app.url("/api/v1/auth/tokens"))

@@ -568,3 +568,102 @@ async fn simultaneous_rotations_leave_one_valid_certificate() {
     connection.close().await.unwrap();
     app.stop().await;
 }
+
+/// How many rows each table holds about a device, and how many of its certificates keep a key.
+async fn left_behind(app: &TestApp, device_id: &str) -> Vec<(String, i64)> {
+    use sqlx::Connection;
+    let mut db = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let mut counts = Vec::new();
+    for (name, query) in [
+        (
+            "telemetry",
+            "SELECT COUNT(*) FROM telemetry WHERE device_id = $1",
+        ),
+        (
+            "device_status",
+            "SELECT COUNT(*) FROM device_status WHERE device_id = $1",
+        ),
+        (
+            "commands",
+            "SELECT COUNT(*) FROM commands WHERE device_id = $1",
+        ),
+        (
+            "device_errors",
+            "SELECT COUNT(*) FROM device_errors WHERE device_id = $1",
+        ),
+        (
+            "sealed keys",
+            "SELECT COUNT(*) FROM device_certificates WHERE device_id = $1 AND sealed_key IS NOT NULL",
+        ),
+    ] {
+        let count: i64 = sqlx::query_scalar(query)
+            .bind(device_id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        counts.push((name.to_string(), count));
+    }
+    counts
+}
+
+#[tokio::test]
+async fn a_deleted_device_leaves_no_data_and_revoked_keys_are_erased() {
+    use proto::Message as _;
+    let app = TestApp::spawn().await;
+    let token = brewer(&app, "erase@example.com").await;
+    let (_, files) = app.register_device(&token, "Kettle").await;
+    let device = app.online_device(&files).await;
+    let sample = proto::v1::Telemetry {
+        seq: 1,
+        time_ms: chrono::Utc::now().timestamp_millis(),
+        ..Default::default()
+    };
+    let topic = format!("devices/{}/telemetry", files.id);
+    device.publish(&topic, &sample.encode_to_vec(), false).await;
+    device.publish(&topic, b"\xff not protobuf", false).await;
+    let (code, _) = app
+        .get_json(&token, &format!("/api/v1/devices/{}/network", files.id))
+        .await;
+    // Answered or not (timeout, offline), the command is recorded.
+    assert!(
+        [200, 409, 422, 504].contains(&code),
+        "a command was tried: {code}"
+    );
+    // Wait until everything reached the database.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let counts = left_behind(&app, &files.id).await;
+        if counts.iter().all(|(_, count)| *count > 0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(device);
+
+    // Rotating revokes the old certificate: its key goes, the new one's stays (for the bundle).
+    app.rotate(&token, &files).await;
+    let counts = left_behind(&app, &files.id).await;
+    assert!(
+        counts.contains(&("sealed keys".to_string(), 1)),
+        "{counts:?}"
+    );
+
+    let (code, _) = app
+        .send_json(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{}", files.id),
+            None,
+        )
+        .await;
+    assert_eq!(code, 204);
+    let counts = left_behind(&app, &files.id).await;
+    assert!(
+        counts.iter().all(|(_, count)| *count == 0),
+        "left behind: {counts:?}"
+    );
+    app.stop().await;
+}

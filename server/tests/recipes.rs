@@ -192,7 +192,7 @@ async fn recipes_are_written_computed_searched_cloned_and_deleted() {
     assert_eq!(code, 404);
     app.create_user("staff@example.com", PASSWORD, Role::Staff)
         .await;
-    let staff = app.token("staff@example.com", PASSWORD).await;
+    let staff = app.admin_token("staff@example.com", PASSWORD).await;
     let (code, _) = app
         .get_json(&staff, &format!("/api/v1/recipes/{copy_id}"))
         .await;

@@ -198,6 +198,17 @@ async fn a_recipe_runs_on_the_simulator_step_by_step() {
         .await;
     assert_eq!(code, 201);
     assert_eq!(noted["notes"][0]["text"], "Mash smells great");
+    // Text a spreadsheet would run as a formula, kept as typed but exported inert.
+    let formula = "=HYPERLINK(\"http://evil.example\",\"open\")";
+    let (code, _) = app
+        .send_json(
+            &token,
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/notes"),
+            Some(json!({ "text": formula })),
+        )
+        .await;
+    assert_eq!(code, 201);
     assert!(noted["notes"][0]["step_index"].as_u64().is_some());
 
     let (code, paused) = app
@@ -296,7 +307,15 @@ async fn a_recipe_runs_on_the_simulator_step_by_step() {
     }
     let telemetry = read("telemetry.csv");
     assert!(telemetry.lines().count() > 2, "{telemetry}");
-    assert!(read("notes.csv").contains("Mash smells great"));
+    let notes = read("notes.csv");
+    assert!(notes.contains("Mash smells great"), "{notes}");
+    let mut cells = csv::Reader::from_reader(notes.as_bytes());
+    let texts: Vec<String> = cells
+        .records()
+        .map(|record| record.unwrap()[2].to_string())
+        .collect();
+    assert!(texts.contains(&format!("'{formula}")), "{texts:?}");
+    assert!(!texts.contains(&formula.to_string()), "{texts:?}");
     let exported: Value = serde_json::from_str(&read("session.json")).unwrap();
     assert_eq!(exported["state"], "completed");
 

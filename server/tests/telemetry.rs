@@ -705,7 +705,7 @@ async fn ingest_that_cannot_write_is_reported_and_catches_up_when_the_store_does
     let token = owner(&app, "outage@example.com").await;
     app.create_user("ops@example.com", PASSWORD, brewlink::auth::Role::Staff)
         .await;
-    let staff = app.token("ops@example.com", PASSWORD).await;
+    let staff = app.admin_token("ops@example.com", PASSWORD).await;
     let (_, files) = app.register_device(&token, "Kettle").await;
     let device = app.online_device(&files).await;
     wait_status(&app, &token, &files.id, |status| status["online"] == true).await;
@@ -905,5 +905,162 @@ async fn a_timed_out_command_never_reaches_the_device_later() {
         !metrics.contains("brewlink_broker_messages_dropped_total 0"),
         "the expired command is counted as dropped: {metrics}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn command_reads_from_another_site_are_refused() {
+    // Reading a pin, the clock or the network info sends a command to the device: a link on another
+    // site must not make the brewer's browser send one with its cookie.
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    app.signup(&browser, "csrf-read@example.com", PASSWORD)
+        .await;
+    let token = app.token("csrf-read@example.com", PASSWORD).await;
+    let (_, files) = app.register_device(&token, "Kettle").await;
+    let base = format!("/api/v1/devices/{}", files.id);
+    for path in ["/gpio/3", "/rtc", "/network"] {
+        for (name, value) in [
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://evil.example"),
+        ] {
+            let forged = browser
+                .get(app.url(&format!("{base}{path}")))
+                .header(name, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forged.status(), 403, "{path} with {name}: {value}");
+            assert_eq!(forged.json::<Value>().await.unwrap()["code"], "csrf_failed");
+        }
+        // From the site's own pages the command goes out (the device is offline here).
+        let own = browser
+            .get(app.url(&format!("{base}{path}")))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            own.json::<Value>().await.unwrap()["code"],
+            "device_offline",
+            "{path}"
+        );
+        // A script with its token is not a browser: no check.
+        let (_, scripted) = app.get_json(&token, &format!("{base}{path}")).await;
+        assert_eq!(scripted["code"], "device_offline", "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn live_streams_per_credential_are_capped() {
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "streams@example.com").await;
+    let (_, files) = app.register_device(&token, "Kettle").await;
+    let path = format!("/api/v1/devices/{}/live", files.id);
+    let open = || app.script().get(app.url(&path)).bearer_auth(&token).send();
+    let mut streams = Vec::new();
+    for n in 0..10 {
+        let response = open().await.unwrap();
+        assert_eq!(response.status(), 200, "stream {n}");
+        streams.push(response);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["code"],
+        "too_many_streams"
+    );
+    // Another token of the same account has turns of its own.
+    let other = app.token("streams@example.com", PASSWORD).await;
+    let response = app
+        .script()
+        .get(app.url(&path))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A closed stream frees its turn (the server notices when it next writes: the 15 s keep-alive at
+    // the latest).
+    drop(streams.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        let response = open().await.unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the turn was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn telemetry_and_audit_entries_past_their_retention_are_deleted() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "retention@example.com").await;
+    let (_, files) = app.register_device(&token, "Fermenter").await;
+    let id = files.id.clone();
+    let (_, data_dir, database) = app.stop().await;
+
+    // Samples and audit entries from three days and from one hour ago.
+    let now = chrono::Utc::now().timestamp_millis();
+    let (old, recent) = (now - 3 * 24 * 3600 * 1000, now - 3600 * 1000);
+    {
+        let mut db = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+        for (seq, at) in [(1i64, old), (2, recent)] {
+            sqlx::query(
+                "INSERT INTO telemetry (device_id, seq, time_ms, received_at_ms) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(&id)
+            .bind(seq)
+            .bind(at)
+            .execute(&mut db)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO audit_log (at_ms, actor, action) VALUES ($1, 'system', $2)")
+                .bind(at)
+                .bind(format!("test.retention_{seq}"))
+                .execute(&mut db)
+                .await
+                .unwrap();
+        }
+    }
+
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.data.telemetry_retention_days = 1;
+    config.data.audit_retention_days = 1;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let mut db = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let samples: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM telemetry WHERE device_id = $1 ORDER BY seq")
+                .bind(&id)
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        let actions: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM audit_log WHERE action LIKE 'test.retention%' ORDER BY action",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        if samples == [2] && actions == ["test.retention_2"] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kept {samples:?} and {actions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use leptos_router::components::Redirect;
 use crate::{
     components::form::{Card, Field, FormMessage, SubmitButton},
     model::{
-        account::{ApiToken, Role, User},
+        account::{ApiToken, Role, TokenScope, User},
         flash::Flash,
         recipe::Units,
     },
@@ -128,9 +128,23 @@ fn TokensCard(tokens: Vec<ApiToken>, flash: Option<Flash>) -> impl IntoView {
                 </div>
             })}
             <TokenList tokens />
-            <form method="post" action="/account/tokens" class="grid gap-4 sm:grid-cols-[1fr_1fr_auto] sm:items-end">
+            <form method="post" action="/account/tokens" class="grid gap-4 sm:grid-cols-2 sm:items-end">
                 <Field form="tokens" name="label" label="Token name" value=Flash::value(&flash, "tokens", "label")
                     hint="E.g. \u{201c}Phone\u{201d}." error=Flash::error(&flash, "tokens", "label") />
+                <div>
+                    <label for="tokens-scope" class="block text-sm font-medium">"What it may do"</label>
+                    <select id="tokens-scope" name="scope" class="mt-1 block w-full rounded-md border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-800">
+                        {TokenScope::ALL
+                            .into_iter()
+                            .map(|scope| view! {
+                                <option value=scope.as_str() selected=scope == TokenScope::default()>{scope_text(scope)}</option>
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <Field form="tokens" name="expires_in_days" label="Expires after (days)" kind="number" required=false
+                    value=Flash::value(&flash, "tokens", "expires_in_days")
+                    hint="Empty: until you revoke it." error=Flash::error(&flash, "tokens", "expires_in_days") />
                 <Field form="tokens" name="password" label="Your password" kind="password"
                     autocomplete="current-password" error=Flash::error(&flash, "tokens", "password") />
                 <div class="pb-1"><SubmitButton label="Create token" /></div>
@@ -156,6 +170,16 @@ fn DeleteCard(flash: Option<Flash>) -> impl IntoView {
     }
 }
 
+/// What a scope lets a token do, in a few words.
+fn scope_text(scope: TokenScope) -> &'static str {
+    match scope {
+        TokenScope::Read => "Read only",
+        TokenScope::Devices => "Devices and brew sessions",
+        TokenScope::Full => "Everything but the admin site",
+        TokenScope::Admin => "Everything, admin site included (staff)",
+    }
+}
+
 #[component]
 fn TokenList(tokens: Vec<ApiToken>) -> impl IntoView {
     if tokens.is_empty() {
@@ -170,13 +194,21 @@ fn TokenList(tokens: Vec<ApiToken>) -> impl IntoView {
                         .last_used_at
                         .map(|at| format!("last used {}", at.format("%Y-%m-%d %H:%M UTC")))
                         .unwrap_or_else(|| "never used".to_string());
+                    let expires = token
+                        .expires_at
+                        .map(|at| format!("expires {}", at.format("%Y-%m-%d %H:%M UTC")))
+                        .unwrap_or_else(|| "no expiry".to_string());
                     view! {
                         <li class="flex flex-wrap items-center justify-between gap-2 px-3 py-2">
                             <div>
                                 <span class="font-medium">{token.label.clone()}</span>
                                 <span class="ml-2 font-mono text-xs text-stone-500">{format!("{}…", token.prefix)}</span>
                                 <p class="text-xs text-stone-500">
-                                    {format!("created {} · {used}", token.created_at.format("%Y-%m-%d %H:%M UTC"))}
+                                    {format!(
+                                        "{} · created {} · {expires} · {used}",
+                                        scope_text(token.scope),
+                                        token.created_at.format("%Y-%m-%d %H:%M UTC")
+                                    )}
                                 </p>
                             </div>
                             <form method="post" action=format!("/account/tokens/{}/revoke", token.id)>

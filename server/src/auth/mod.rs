@@ -34,8 +34,11 @@ pub struct AuthenticatedUser {
 pub enum Credential {
     /// A web session cookie.
     Session,
-    /// An API token (its id).
-    Token(String),
+    /// An API token: its id and what it may do.
+    Token {
+        id: String,
+        scope: app::model::account::TokenScope,
+    },
 }
 
 /// Why the policy refused.

@@ -1,7 +1,8 @@
 //! Web sessions (tower-sessions) kept in the store's database, so they survive restarts and are shared
 //! by every server instance. The signed-in user's id is kept in its own column, which lets a password
 //! change or a disabled account end that user's other sessions at once. Only a SHA-256 of each session
-//! id is stored, so reading the database does not hand out live sessions.
+//! id is stored — as the row's key, and nowhere in its data — so reading the database (or a backup)
+//! does not hand out live sessions.
 
 use tower_sessions::{
     SessionStore,
@@ -26,8 +27,18 @@ impl DbSessionStore {
     }
 }
 
+/// What a row's `data` holds: the session's values, without its id (the row is keyed by the id's
+/// hash; the id comes back from the cookie at load).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    data: std::collections::HashMap<String, serde_json::Value>,
+}
+
 fn encode(record: &Record) -> Result<(String, Option<String>, i64)> {
-    let data = serde_json::to_string(record).map_err(|error| Error::Encode(error.to_string()))?;
+    let stored = Stored {
+        data: record.data.clone(),
+    };
+    let data = serde_json::to_string(&stored).map_err(|error| Error::Encode(error.to_string()))?;
     let user_id = record
         .data
         .get(USER_ID_KEY)
@@ -77,7 +88,7 @@ impl SessionStore for DbSessionStore {
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let Some(data) = self
+        let Some((data, expires_at_ms)) = self
             .store
             .session_load(&key(id), now_ms)
             .await
@@ -85,9 +96,16 @@ impl SessionStore for DbSessionStore {
         else {
             return Ok(None);
         };
-        serde_json::from_str(&data)
-            .map(Some)
-            .map_err(|error| Error::Decode(error.to_string()))
+        let stored: Stored =
+            serde_json::from_str(&data).map_err(|error| Error::Decode(error.to_string()))?;
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at_ms) * 1_000_000)
+                .map_err(|error| Error::Decode(error.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data: stored.data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {

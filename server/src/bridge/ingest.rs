@@ -89,12 +89,15 @@ pub async fn run(
         if !write(&batch, &context, &health, &shutdown).await {
             return;
         }
-        for message in &batch {
-            // Not awaited: if the client's queue were full, waiting here could stall the bridge,
-            // which waits for this pipeline. An ack that cannot be queued means a redelivery later.
-            if let Err(error) = client.try_ack(message) {
-                tracing::warn!(%error, "could not acknowledge a message");
-            }
+        // Not awaited: if the client's queue were full, waiting here could stall the bridge, which
+        // waits for this pipeline. An ack that cannot be queued means a redelivery later (logged
+        // once per batch: when the connection is gone, every ack of the batch fails alike).
+        let unacknowledged = batch
+            .iter()
+            .filter_map(|message| client.try_ack(message).err())
+            .fold((0usize, None), |(count, _), error| (count + 1, Some(error)));
+        if let (count, Some(error)) = unacknowledged {
+            tracing::warn!(%error, count, "could not acknowledge stored messages; they come again");
         }
         let seconds = started.elapsed().as_secs_f64();
         context.metrics.ingest_batch_seconds.observe(seconds);

@@ -26,7 +26,7 @@ use commands::CommandBus;
 use decode::TopicKind;
 use ingest::{IngestContext, IngestState};
 
-use crate::store::telemetry::IngestBatch;
+use crate::{backoff::Backoff, store::telemetry::IngestBatch};
 
 /// What the bridge subscribes to.
 const SUBSCRIPTIONS: [&str; 4] = [
@@ -316,7 +316,7 @@ async fn run(
     shutdown: CancellationToken,
 ) {
     let metrics = router.context.metrics.clone();
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), MAX_BACKOFF);
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -328,7 +328,7 @@ async fn run(
                     session_present = ack.session_present,
                     "bridge connected to the MQTT broker"
                 );
-                backoff = Duration::from_millis(250);
+                backoff.reset();
                 metrics.bridge_connected.set(1);
                 metrics.bridge_connects.inc();
                 state.send_replace(BridgeState::Connected { since: Utc::now() });
@@ -351,9 +351,8 @@ async fn run(
                 });
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }

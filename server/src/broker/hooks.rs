@@ -27,6 +27,8 @@ pub struct Policy {
     bridge_password: String,
     store: Store,
     errors: ErrorTracker,
+    /// How long a certificate lookup may take before the connect is refused.
+    lookup_timeout: std::time::Duration,
 }
 
 impl Policy {
@@ -36,6 +38,7 @@ impl Policy {
             bridge_password: settings.bridge_password.clone(),
             store: settings.store.clone(),
             errors: settings.errors.clone(),
+            lookup_timeout: settings.connect_timeout,
         }
     }
 
@@ -92,12 +95,12 @@ impl Policy {
             .serial
             .as_deref()
             .ok_or("the certificate has no serial")?;
-        let status = self
-            .store
-            .certificate_status(serial)
-            .await
-            .map_err(|error| format!("store: {error}"))?
-            .ok_or("unknown certificate")?;
+        let status =
+            tokio::time::timeout(self.lookup_timeout, self.store.certificate_status(serial))
+                .await
+                .map_err(|_| "the certificate lookup timed out (server busy)".to_string())?
+                .map_err(|error| format!("store: {error}"))?
+                .ok_or("unknown certificate")?;
         if status.device_id != common_name || status.revoked || !status.device_exists {
             return Err("revoked certificate or unregistered device".to_string());
         }
@@ -173,6 +176,7 @@ pub async fn register(context: &ServerContext, policy: Policy, metrics: Arc<Metr
     let register = context.extends.hook_mgr().register();
     for kind in [
         Type::ClientAuthenticate,
+        Type::ClientConnected,
         Type::ClientSubscribeCheckAcl,
         Type::MessagePublishCheckAcl,
         Type::MessagePublish,
@@ -246,6 +250,10 @@ impl Handler for SharedHooks {
                     PublishAclResult::rejected(false, Some("not authorized".into()))
                 };
                 (false, Some(HookResult::PublishAclResult(result)))
+            }
+            Parameter::ClientConnected(session) if session.id.lid() == LISTENER_TLS => {
+                hooks.metrics.broker_device_connects.inc();
+                (true, acc)
             }
             Parameter::MessagePublish(..) => {
                 hooks.metrics.broker_received.inc();

@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::observability::Metrics;
 
+/// How long stopping the broker waits for its clients to be disconnected.
+const DISCONNECT_ALL_WITHIN: Duration = Duration::from_secs(3);
 /// Listener id of the plain (loopback) listener, as the hooks see it.
 const LISTENER_PLAIN: u16 = 1;
 /// Listener id of the TLS listener for devices.
@@ -42,9 +44,14 @@ pub struct BrokerSettings {
     pub bridge_password: String,
     /// Largest packet accepted, bytes.
     pub max_packet_size: u32,
+    /// How long a client may take for its TLS handshake, and again for its CONNECT.
+    pub connect_timeout: Duration,
+    /// Most clients in their connect-time checks at once, per listener.
+    pub max_connecting: usize,
     /// The device listener.
     pub tls: TlsListener,
-    /// Where devices and certificates are looked up at connect.
+    /// Where devices and certificates are looked up at connect: a pool of its own, so that a
+    /// connect never waits behind ingest writes.
     pub store: crate::store::Store,
     /// Where refused connections and ACL denials are counted for the admin site.
     pub errors: crate::errors::ErrorTracker,
@@ -162,7 +169,8 @@ impl EmbeddedBroker {
         }
     }
 
-    /// Closes the listeners and disconnects every client.
+    /// Closes the listeners and disconnects every client, all at once and for at most
+    /// [`DISCONNECT_ALL_WITHIN`] (a client that does not go by then goes with the process).
     pub async fn stop(self) {
         let handle = self.handle();
         self.task.abort();
@@ -175,8 +183,15 @@ impl EmbeddedBroker {
                 .map(|entry| entry.id().client_id.to_string())
                 .collect()
         };
-        for client_id in clients {
-            handle.disconnect(&client_id).await;
+        let kicks = clients.iter().map(|client_id| handle.disconnect(client_id));
+        if tokio::time::timeout(DISCONNECT_ALL_WITHIN, futures::future::join_all(kicks))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                clients = clients.len(),
+                "not every MQTT client was disconnected in time"
+            );
         }
     }
 }
@@ -187,14 +202,11 @@ impl BrokerHandle {
         self.context.connections.count() as i64
     }
 
-    /// Subscriptions of every session now.
+    /// Subscriptions of every session now, as rmqtt counts them. (Not rmqtt's
+    /// `subscriptions_count()`: it holds the session map's locks across awaits, and while clients
+    /// connect and leave by the hundred that deadlocks every runtime thread.)
     pub async fn subscriptions(&self) -> i64 {
-        self.context
-            .extends
-            .shared()
-            .await
-            .subscriptions_count()
-            .await as i64
+        self.context.stats.subscriptions.count() as i64
     }
 
     /// Disconnects a client and discards its session; `false` when it had none.
@@ -225,6 +237,10 @@ fn listener(settings: &BrokerSettings, addr: SocketAddr) -> Builder {
         .reuseaddr(Some(true))
         .allow_anonymous(false)
         .max_packet_size(settings.max_packet_size)
+        // A silent or slow client is closed after this, in its TLS handshake and again before its
+        // CONNECT; a CONNECT that waited this long for its checks is refused (server unavailable).
+        .handshake_timeout(settings.connect_timeout)
+        .max_handshaking_limit(settings.max_connecting.max(1))
         // rmqtt's defaults (queue 1000, inflight 16) lost QoS 1 messages under bursts.
         .max_mqueue_len(100_000)
         .max_inflight(NonZeroU16::new(256).unwrap_or(NonZeroU16::MIN))

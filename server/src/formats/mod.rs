@@ -1,10 +1,22 @@
-//! Recipe file formats: BeerJSON 1.0 (import and export) and BeerXML 1.0 (import).
+//! Recipe file formats: BeerJSON 1.0 (import and export) and BeerXML 1.0 (import); and the rule for
+//! text in the CSV files BrewLink writes.
 
 pub mod beerjson;
 pub mod beerxml;
 mod units;
 
 use app::model::recipe::RecipeBody;
+
+/// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return is prefixed with `'` (OWASP's advice on CSV injection). Every CSV
+/// export writes user- or device-supplied text through this.
+pub fn spreadsheet_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
 
 /// Most recipes one file may hold.
 pub const MAX_RECIPES: usize = 100;

@@ -45,12 +45,11 @@ fn actor(request: &Parts) -> Actor {
 
 /// Where the request came from, for the audit log.
 fn origin(request: &Parts) -> Origin {
-    Origin {
-        ip: request
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip()),
-    }
+    request
+        .extensions
+        .get::<Origin>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn message(error: ServiceError) -> String {

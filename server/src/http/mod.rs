@@ -3,6 +3,7 @@
 
 mod api;
 mod app_backend;
+mod headers;
 pub mod identity;
 mod nul;
 mod ops;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub public_origin: Option<String>,
     /// Whether cookies are marked Secure (the site is served over HTTPS).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// How long a web session lasts without use.
@@ -99,8 +102,13 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            identity::client_origin,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             count_requests,
         ))
+        .layer(middleware::from_fn(headers::security_headers))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let route = request

@@ -95,7 +95,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus metrics in the OpenMetrics text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.monitor.refresh_broker_gauges().await;
+    state.monitor.refresh_gauges().await;
     (
         [(
             header::CONTENT_TYPE,

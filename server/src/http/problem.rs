@@ -139,7 +139,7 @@ impl From<ServiceError> for Problem {
                         StatusCode::TOO_MANY_REQUESTS,
                         "too_many_attempts",
                         format!(
-                            "Too many failed attempts. Try again in {} minutes.",
+                            "Too many attempts from here. Try again in {} minutes.",
                             seconds.div_ceil(60)
                         ),
                     )
@@ -165,6 +165,16 @@ impl From<ServiceError> for Problem {
                 "unavailable",
                 format!("Try again shortly: {reason}"),
             ),
+            ServiceError::TooManyStreams { limit } => Problem {
+                retry_after: Some(10),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_streams",
+                    format!(
+                        "This sign-in has {limit} live streams open already. Close one (a tab, a script) first."
+                    ),
+                )
+            },
             ServiceError::Busy { retry_after } => Problem {
                 retry_after: Some(retry_after.as_secs().max(1)),
                 ..Problem::new(

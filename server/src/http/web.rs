@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{account::Role, flash::Flash};
+use app::model::{
+    account::{Role, TokenScope},
+    flash::Flash,
+};
 use axum::{
     Form, Router,
     extract::{Path, State},
@@ -21,6 +24,7 @@ use crate::{
         ServiceError,
         accounts::{NewAccount, ProfileChange},
         devices::DeviceChange,
+        tokens::TokenRequest,
     },
 };
 
@@ -246,6 +250,10 @@ async fn change_password(
 pub struct TokenForm {
     label: String,
     password: String,
+    /// `read`, `devices`, `full` (the default) or `admin`.
+    scope: String,
+    /// Days until it expires; empty for never.
+    expires_in_days: String,
 }
 
 async fn create_token(
@@ -258,11 +266,36 @@ async fn create_token(
     let Actor::User(me) = &actor else {
         return Redirect::to("/login").into_response();
     };
-    let flash = match state
-        .services
-        .create_token(&me.email, &form.password, &form.label, &origin)
-        .await
-    {
+    let scope = if form.scope.is_empty() {
+        Ok(TokenScope::default())
+    } else {
+        TokenScope::parse(&form.scope)
+            .ok_or_else(|| ServiceError::field("scope", "Choose one of the scopes."))
+    };
+    let expires_in_days = match form.expires_in_days.trim() {
+        "" => Ok(None),
+        days => days.parse().map(Some).map_err(|_| {
+            ServiceError::field(
+                "expires_in_days",
+                "Give a number of days, or leave it empty.",
+            )
+        }),
+    };
+    let created = match (scope, expires_in_days) {
+        (Ok(scope), Ok(expires_in_days)) => {
+            let request = TokenRequest {
+                label: form.label.clone(),
+                scope,
+                expires_in_days,
+            };
+            state
+                .services
+                .create_token(&me.email, &form.password, &request, &origin)
+                .await
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    let flash = match created {
         Ok(token) => Flash {
             form: "tokens".to_string(),
             notice: Some("Token created. Copy it now: it will not be shown again.".to_string()),

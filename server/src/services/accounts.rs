@@ -14,10 +14,18 @@ use crate::{
     store::{StoreError, users::NewUser},
 };
 
-/// Failed logins allowed per account and per client address within [`FAILURE_WINDOW`].
+/// Failed logins allowed within [`FAILURE_WINDOW`] for one account from one client address: a
+/// guesser is stopped here long before the owner, who signs in from another address, notices.
 pub const FAILURE_LIMIT: i64 = 10;
-/// The window failed logins are counted in.
+/// Failed logins allowed from one client address over all accounts (guessing many accounts).
+pub const ADDRESS_FAILURE_LIMIT: i64 = 50;
+/// Failed logins allowed for one account over all addresses: the slow, global brake on guessing
+/// from many addresses, high enough that one attacker cannot lock the owner out.
+pub const ACCOUNT_FAILURE_LIMIT: i64 = 100;
+/// The window failed logins, and signups per address, are counted in.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Longest email address, in bytes (RFC 5321's limit on a path).
+const EMAIL_MAX_BYTES: usize = 254;
 /// Longest display name, in characters.
 const NAME_MAX_CHARS: usize = 100;
 
@@ -41,7 +49,7 @@ pub struct ProfileChange {
 fn check_email(email: &str, errors: &mut BTreeMap<&'static str, String>) {
     if email.is_empty() {
         errors.insert("email", "Enter your email address.".to_string());
-    } else if email.len() > 254
+    } else if email.len() > EMAIL_MAX_BYTES
         || !email_address::EmailAddress::is_valid(email)
         || !email.contains('.')
     {
@@ -69,6 +77,10 @@ fn ok_or_invalid(errors: BTreeMap<&'static str, String>) -> Result<(), ServiceEr
     } else {
         ServiceError::check_fields(errors)
     }
+}
+
+fn email_taken() -> ServiceError {
+    ServiceError::field("email", "An account with this email exists already.")
 }
 
 /// The actor a signed-in user becomes.
@@ -102,8 +114,66 @@ impl Services {
             errors.insert("password", message);
         }
         ok_or_invalid(errors)?;
+        // Before any hashing: a taken email costs the server nothing.
+        if self.store.user_by_email(&email).await?.is_some() {
+            return Err(email_taken());
+        }
+        // Public signups are counted per client address before the work, so that parallel ones
+        // cannot outrun the limit; a signup that fails is not counted.
+        let signup = match (actor, origin.ip) {
+            (Actor::Anonymous, Some(ip)) => Some(self.count_signup(ip).await?),
+            _ => None,
+        };
+        let created = self
+            .insert_account(email, name, account.password, role)
+            .await;
+        let user = match (created, signup) {
+            (Ok(user), _) => user,
+            (Err(error), Some(attempt)) => {
+                self.store.login_failures_delete(&attempt).await?;
+                return Err(error);
+            }
+            (Err(error), None) => return Err(error),
+        };
+        let creator = if matches!(actor, Actor::Anonymous) {
+            user_actor(&user, Credential::Session)
+        } else {
+            actor.clone()
+        };
+        self.audit(
+            &creator,
+            "account.created",
+            format!("user:{}", user.id),
+            serde_json::json!({ "role": role.as_str() }),
+            origin,
+        )
+        .await;
+        Ok(user)
+    }
 
-        let plain = account.password;
+    /// Counts a public signup from `ip`, or refuses it when the address made its
+    /// `signups_per_address` within [`FAILURE_WINDOW`]. Returns the count's row ids.
+    async fn count_signup(&self, ip: std::net::IpAddr) -> Result<Vec<i64>, ServiceError> {
+        let key = format!("signup:ip:{ip}");
+        let attempt = self.store.login_failure_record(&[&key], Utc::now()).await?;
+        if let Err(refused) = self
+            .check_throttle(&[(&key, i64::from(self.signup_limit))])
+            .await
+        {
+            self.store.login_failures_delete(&attempt).await?;
+            return Err(refused);
+        }
+        Ok(attempt)
+    }
+
+    /// Hashes the password and stores the account.
+    async fn insert_account(
+        &self,
+        email: String,
+        name: String,
+        plain: String,
+        role: Role,
+    ) -> Result<User, ServiceError> {
         let password_hash = self
             .hashing(move || password::hash(&plain))
             .await?
@@ -118,34 +188,15 @@ impl Services {
         };
         match self.store.user_insert(&new, Utc::now()).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) => {
-                return Err(ServiceError::field(
-                    "email",
-                    "An account with this email exists already.",
-                ));
-            }
+            Err(StoreError::Conflict) => return Err(email_taken()),
             Err(error) => return Err(error.into()),
         }
-        let user = self
+        Ok(self
             .store
             .user_by_id(&id)
             .await?
             .ok_or(ServiceError::NotFound)?
-            .user;
-        let creator = if matches!(actor, Actor::Anonymous) {
-            user_actor(&user, Credential::Session)
-        } else {
-            actor.clone()
-        };
-        self.audit(
-            &creator,
-            "account.created",
-            format!("user:{id}"),
-            serde_json::json!({ "role": role.as_str() }),
-            origin,
-        )
-        .await;
-        Ok(user)
+            .user)
     }
 
     /// Checks an email and password. Throttled per account and per client address; an unknown email
@@ -156,16 +207,29 @@ impl Services {
         plain: &str,
         origin: &Origin,
     ) -> Result<User, ServiceError> {
-        let account_key = format!("email:{}", crate::store::users::email_key(email));
-        let address_key = origin.ip.map(|ip| format!("ip:{ip}"));
-        let keys: Vec<&str> = std::iter::once(account_key.as_str())
-            .chain(address_key.as_deref())
-            .collect();
+        // No account has a longer email (signup caps it), and nothing this long reaches an index.
+        if email.trim().len() > EMAIL_MAX_BYTES {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let email_key = crate::store::users::email_key(email);
+        let account_key = format!("email:{email_key}");
+        // Without a known address (never over HTTP) the account alone is the pair.
+        let ip = origin
+            .ip
+            .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        let pair_key = format!("login:{email_key}:{ip}");
+        let address_key = format!("ip:{ip}");
+        let limits = [
+            (pair_key.as_str(), FAILURE_LIMIT),
+            (address_key.as_str(), ADDRESS_FAILURE_LIMIT),
+            (account_key.as_str(), ACCOUNT_FAILURE_LIMIT),
+        ];
+        let keys = limits.map(|(key, _)| key);
         // The attempt counts before the password is checked, so parallel guesses cannot outrun the
         // throttle; it is forgotten if it succeeds or is refused by the throttle itself.
         let now = Utc::now();
         let attempt = self.store.login_failure_record(&keys, now).await?;
-        if let Err(refused) = self.check_throttle(&keys).await {
+        if let Err(refused) = self.check_throttle(&limits).await {
             self.store.login_failures_delete(&attempt).await?;
             return Err(refused);
         }
@@ -217,20 +281,20 @@ impl Services {
         if record.user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
-        self.store.login_failures_clear(&account_key).await?;
+        self.store.login_failures_clear(&pair_key).await?;
         Ok(record.user)
     }
 
-    /// Refuses when any key has too many recent failures, saying when to try again.
-    async fn check_throttle(&self, keys: &[&str]) -> Result<(), ServiceError> {
+    /// Refuses when any key has more than its limit of recent entries, saying when to try again.
+    async fn check_throttle(&self, limits: &[(&str, i64)]) -> Result<(), ServiceError> {
         let now = Utc::now();
-        for key in keys {
+        for (key, limit) in limits {
             let (failures, oldest) = self
                 .store
                 .login_failures_since(key, now - FAILURE_WINDOW)
                 .await?;
             // This attempt is counted already.
-            if failures > FAILURE_LIMIT {
+            if failures > *limit {
                 let free_at = oldest.unwrap_or(now) + FAILURE_WINDOW;
                 let retry_after = (free_at - now)
                     .to_std()
@@ -272,20 +336,25 @@ impl Services {
 
     /// The actor behind an API token; `None` when the token is unknown, revoked or its user disabled.
     pub async fn actor_for_token(&self, secret: &str) -> Result<Option<Actor>, ServiceError> {
-        let Some((token_id, last_used, record)) =
-            self.store.token_owner(&token::hash(secret)).await?
-        else {
+        let Some(grant) = self.store.token_owner(&token::hash(secret)).await? else {
             return Ok(None);
         };
-        if record.user.disabled {
+        let now = Utc::now();
+        if grant.owner.user.disabled || grant.expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
         }
-        let now = Utc::now();
         // Keep "last used" to the minute without a write on every request.
-        if last_used.is_none_or(|last| now - last > chrono::Duration::minutes(1)) {
-            self.store.token_touch(&token_id, now).await?;
+        if grant
+            .last_used_at
+            .is_none_or(|last| now - last > chrono::Duration::minutes(1))
+        {
+            self.store.token_touch(&grant.id, now).await?;
         }
-        Ok(Some(user_actor(&record.user, Credential::Token(token_id))))
+        let credential = Credential::Token {
+            id: grant.id,
+            scope: grant.scope,
+        };
+        Ok(Some(user_actor(&grant.owner.user, credential)))
     }
 
     /// The caller's own account.
@@ -372,15 +441,17 @@ impl Services {
         self.store
             .user_set_password(&me.id, &hash, Utc::now())
             .await?;
+        // Whoever knew the old password may have made sessions and tokens with it: they end.
         let ended = self
             .store
             .sessions_delete_of_user(&me.id, keep_session)
             .await?;
+        let tokens_ended = self.store.tokens_delete_of_user(&me.id).await?;
         self.audit(
             actor,
             "account.password_changed",
             format!("user:{}", me.id),
-            serde_json::json!({ "sessions_ended": ended }),
+            serde_json::json!({ "sessions_ended": ended, "tokens_ended": tokens_ended }),
             origin,
         )
         .await;

@@ -101,8 +101,9 @@ impl Services {
         })
     }
 
-    /// Disables or enables an account. A disabled user's sessions end and their tokens stop working at
-    /// once; the last enabled staff account cannot be disabled.
+    /// Disables or enables an account. A disabled user's sessions and tokens are deleted at once, so
+    /// enabling the account again does not revive them; the last enabled staff account cannot be
+    /// disabled.
     pub async fn admin_set_disabled(
         &self,
         actor: &Actor,
@@ -114,7 +115,9 @@ impl Services {
         let now = Utc::now();
         if disabled {
             staff_change(self.store.user_disable(id, now).await?)?;
+            // Enabling the account again must not bring them back.
             self.store.sessions_delete_of_user(id, None).await?;
+            self.store.tokens_delete_of_user(id).await?;
         } else if !self.store.user_set_disabled(id, None).await? {
             return Err(ServiceError::NotFound);
         }

@@ -487,6 +487,7 @@ impl Services {
     }
 }
 
+/// The session's commands as CSV; text cells are made [spreadsheet-safe](crate::formats::spreadsheet_cell).
 fn commands_csv(commands: &[CommandRecord]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
@@ -503,15 +504,17 @@ fn commands_csv(commands: &[CommandRecord]) -> Result<Vec<u8>, csv::Error> {
         writer.write_record([
             command.id.clone(),
             command.created_at.to_rfc3339(),
-            command.actor.clone(),
-            command.kind.clone(),
-            command.request.to_string(),
-            command.outcome.clone(),
-            command
-                .result
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            formats::spreadsheet_cell(&command.actor),
+            formats::spreadsheet_cell(&command.kind),
+            formats::spreadsheet_cell(&command.request.to_string()),
+            formats::spreadsheet_cell(&command.outcome),
+            formats::spreadsheet_cell(
+                &command
+                    .result
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
             command
                 .latency_ms
                 .map(|ms| ms.to_string())
@@ -523,6 +526,8 @@ fn commands_csv(commands: &[CommandRecord]) -> Result<Vec<u8>, csv::Error> {
         .map_err(|error| error.into_error().into())
 }
 
+/// The session's notes as CSV; step names come from imported recipe files and notes from the
+/// brewer, so both are made [spreadsheet-safe](crate::formats::spreadsheet_cell).
 fn notes_csv(session: &BrewSession) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["at", "step", "text"])?;
@@ -532,7 +537,11 @@ fn notes_csv(session: &BrewSession) -> Result<Vec<u8>, csv::Error> {
             .and_then(|index| session.steps.get(index as usize))
             .map(|step| step.planned.name.clone())
             .unwrap_or_default();
-        writer.write_record([note.at.to_rfc3339(), step, note.text.clone()])?;
+        writer.write_record([
+            note.at.to_rfc3339(),
+            formats::spreadsheet_cell(&step),
+            formats::spreadsheet_cell(&note.text),
+        ])?;
     }
     writer
         .into_inner()

@@ -41,8 +41,10 @@ pub enum ServiceError {
     AccountDisabled,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("too many failed attempts; try again in {} s", retry_after.as_secs())]
+    #[error("too many attempts; try again in {} s", retry_after.as_secs())]
     TooManyAttempts { retry_after: Duration },
+    #[error("{limit} live streams are open with this credential already")]
+    TooManyStreams { limit: usize },
     #[error("the device is offline")]
     DeviceOffline,
     #[error("the device did not answer in time")]
@@ -102,6 +104,8 @@ pub struct Services {
     pub errors: ErrorTracker,
     devices: Option<Arc<devices::DeviceSupport>>,
     hash_limit: HashLimit,
+    /// Most public signups per client address within the throttle window.
+    signup_limit: u32,
 }
 
 impl Services {
@@ -112,6 +116,15 @@ impl Services {
             errors: ErrorTracker::default(),
             devices: None,
             hash_limit: HashLimit::default(),
+            signup_limit: 10,
+        }
+    }
+
+    /// Allows this many public signups per client address within the throttle window (15 min).
+    pub fn with_signup_limit(self, signup_limit: u32) -> Self {
+        Self {
+            signup_limit,
+            ..self
         }
     }
 

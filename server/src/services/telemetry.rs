@@ -29,6 +29,14 @@ pub struct SeriesQuery {
     pub bucket_s: Option<u64>,
 }
 
+/// An open live stream: the device's status now, its events from now on, and the stream's turn
+/// (held as long as the stream lives).
+pub struct LiveSubscription {
+    pub status: DeviceStatus,
+    pub receiver: broadcast::Receiver<LiveEvent>,
+    pub turn: crate::live::StreamTurn,
+}
+
 impl Services {
     /// A device's last known status, with `online` as of now (never heard from: offline).
     pub async fn device_status(
@@ -96,15 +104,33 @@ impl Services {
         })
     }
 
-    /// Live events of a device from now on, and its current status to start with.
+    /// Live events of a device from now on, and its current status to start with. A credential (a
+    /// web session, whose stored key is `session_key`, or an API token) holds at most
+    /// [`STREAMS_PER_CREDENTIAL`](crate::live::STREAMS_PER_CREDENTIAL) streams at once.
     pub async fn live_events(
         &self,
         actor: &Actor,
         id: &str,
-    ) -> Result<(DeviceStatus, broadcast::Receiver<LiveEvent>), ServiceError> {
-        let receiver = self.device_support()?.live.subscribe();
+        session_key: Option<&str>,
+    ) -> Result<LiveSubscription, ServiceError> {
         let status = self.device_status(actor, id).await?;
-        Ok((status, receiver))
+        let me = actor.require_user()?;
+        let credential = match (&me.credential, session_key) {
+            (Credential::Token { id, .. }, _) => format!("token:{id}"),
+            (Credential::Session, Some(key)) => format!("session:{key}"),
+            (Credential::Session, None) => format!("user:{}", me.id),
+        };
+        let live = &self.device_support()?.live;
+        let turn = live
+            .open_stream(&credential)
+            .ok_or(ServiceError::TooManyStreams {
+                limit: crate::live::STREAMS_PER_CREDENTIAL,
+            })?;
+        Ok(LiveSubscription {
+            status,
+            receiver: live.subscribe(id),
+            turn,
+        })
     }
 
     /// The caller as they are now, if the credential a stream was opened with (this web session, if by
@@ -114,7 +140,7 @@ impl Services {
             return None;
         };
         let credential_valid = match &user.credential {
-            Credential::Token(token_id) => self.store.token_exists(token_id).await.unwrap_or(false),
+            Credential::Token { id, .. } => self.store.token_exists(id).await.unwrap_or(false),
             Credential::Session => match session_id {
                 Some(id) => self
                     .store

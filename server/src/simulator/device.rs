@@ -13,6 +13,7 @@ use rumqttc::{
 use tokio_util::sync::CancellationToken;
 
 use super::Bundle;
+use crate::backoff::Backoff;
 
 /// How the simulation runs.
 #[derive(Debug, Clone)]
@@ -46,8 +47,20 @@ const FINAL_GRAVITY: f64 = 1.010;
 enum Ended {
     Shutdown,
     Reset,
-    Dropped(String),
+    /// The connection failed or dropped; `held` when it had been up for [`STABLE_CONNECTION`].
+    Dropped {
+        reason: String,
+        held: bool,
+    },
 }
+
+/// First reconnect window, and the most a device waits between attempts (full jitter below it).
+const RECONNECT_BASE: Duration = Duration::from_millis(500);
+const RECONNECT_CAP: Duration = Duration::from_secs(30);
+/// A connection up this long counts as good: the next failure starts the back-off afresh.
+const STABLE_CONNECTION: Duration = Duration::from_secs(30);
+/// The pause of a commanded reset before the device comes back.
+const REBOOT: Duration = Duration::from_secs(1);
 
 /// Where a program step is.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,24 +127,39 @@ impl SimulatedDevice {
         format!("devices/{}/{name}", self.id())
     }
 
-    /// Runs until shutdown, reconnecting after a reset or a dropped connection.
+    /// Runs until shutdown, reconnecting after a reset or a dropped connection: with exponential
+    /// back-off and full jitter, so that many devices losing the broker at once do not return in
+    /// lockstep (a refused connect, "server unavailable" included, backs off the same way).
     pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(RECONNECT_BASE, RECONNECT_CAP);
         loop {
-            match self.session(&shutdown).await {
+            let pause = match self.session(&shutdown).await {
                 Ended::Shutdown => return,
                 Ended::Reset => {
                     tracing::info!(device = self.id(), "simulated reset; rebooting");
                     self.booted = Instant::now();
                     self.program = None;
                     self.setpoint = AMBIENT_C;
+                    backoff.reset();
+                    REBOOT
                 }
-                Ended::Dropped(reason) => {
-                    tracing::warn!(device = self.id(), reason, "connection lost; retrying")
+                Ended::Dropped { reason, held } => {
+                    if held {
+                        backoff.reset();
+                    }
+                    let pause = backoff.next_delay();
+                    tracing::warn!(
+                        device = self.id(),
+                        reason,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "connection lost; retrying"
+                    );
+                    pause
                 }
-            }
+            };
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
@@ -202,6 +230,7 @@ impl SimulatedDevice {
         let (client, mut events) = AsyncClient::new(self.options(), 256);
         let mut tick = tokio::time::interval(self.tuning.interval);
         let mut connected = false;
+        let mut connected_at = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => {
@@ -214,6 +243,7 @@ impl SimulatedDevice {
                 event = events.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
+                        connected_at = Some(Instant::now());
                         tracing::info!(device = self.id(), "simulated device connected");
                         let _ = client.publish(self.topic("status"), QoS::AtLeastOnce, true, self.status(true).encode_to_vec()).await;
                         let _ = client.subscribe(self.topic("cmd"), QoS::AtLeastOnce).await;
@@ -226,7 +256,10 @@ impl SimulatedDevice {
                         }
                     }
                     Ok(_) => {}
-                    Err(error) => return Ended::Dropped(error.to_string()),
+                    Err(error) => return Ended::Dropped {
+                        reason: error.to_string(),
+                        held: connected_at.is_some_and(|at: Instant| at.elapsed() >= STABLE_CONNECTION),
+                    },
                 },
                 _ = tick.tick(), if connected => {
                     let dt = self.tuning.interval.as_secs_f64() * self.tuning.speed;

@@ -1,4 +1,4 @@
-//! The audit log: who did what, when, from where. Append-only.
+//! The audit log: who did what, when, from where. Append-only, until its retention ends.
 
 use app::model::admin::AuditEntry;
 use chrono::{DateTime, Utc};
@@ -43,6 +43,15 @@ pub struct AuditPage {
 }
 
 impl Store {
+    /// Deletes entries older than `before`; returns how many.
+    pub async fn audit_delete_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM audit_log WHERE at_ms < $1")
+            .bind(to_millis(before))
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     /// Appends an entry and returns its id.
     pub async fn audit_record(
         &self,

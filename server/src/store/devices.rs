@@ -91,20 +91,26 @@ async fn lock_and_revoke(
     revoke_valid(transaction, device_id, at).await.map(Some)
 }
 
-/// Revokes a device's valid certificates; returns their serials.
+/// Revokes a device's valid certificates; returns their serials. A revoked certificate's sealed key
+/// is erased with it: nothing may download it again.
 async fn revoke_valid(
     transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
     device_id: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE device_certificates SET revoked_at_ms = $2 WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
+        "UPDATE device_certificates SET revoked_at_ms = $2, sealed_key = NULL \
+         WHERE device_id = $1 AND revoked_at_ms IS NULL RETURNING serial",
     )
     .bind(device_id)
     .bind(to_millis(at))
     .fetch_all(&mut **transaction)
     .await
 }
+
+/// What a device leaves behind besides its certificates: its readings, last status (with its home
+/// network's addresses), commands and errors. Erased with the device.
+const DEVICE_DATA_TABLES: [&str; 4] = ["telemetry", "device_status", "commands", "device_errors"];
 
 async fn insert_certificate(
     executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
@@ -227,8 +233,9 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Revokes every certificate of a device and removes the device (the certificates stay listed as
-    /// revoked). Returns the serials revoked now. `None`: no such device.
+    /// Revokes every certificate of a device and removes the device with its data (the certificates
+    /// stay listed as revoked, without their keys). Returns the serials revoked now. `None`: no such
+    /// device.
     pub async fn device_delete(
         &self,
         id: &str,
@@ -242,6 +249,12 @@ impl Store {
             .await?;
         if deleted.rows_affected() == 0 {
             return Ok(None);
+        }
+        for table in DEVICE_DATA_TABLES {
+            sqlx::query(&format!("DELETE FROM {table} WHERE device_id = $1"))
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
         }
         transaction.commit().await?;
         Ok(Some(revoked))

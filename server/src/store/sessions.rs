@@ -1,5 +1,7 @@
 //! Web sessions (see `auth::session_store`).
 
+use sqlx::Row;
+
 use super::{Store, StoreError};
 
 impl Store {
@@ -45,15 +47,21 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// A session's data, unless it has expired.
-    pub async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at_ms > $2")
-                .bind(id)
-                .bind(now_ms)
-                .fetch_optional(self.pool())
-                .await?,
+    /// A session's data and expiry (Unix ms), unless it has expired.
+    pub async fn session_load(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT data, expires_at_ms FROM sessions WHERE id = $1 AND expires_at_ms > $2",
         )
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((row.try_get("data")?, row.try_get("expires_at_ms")?)))
+            .transpose()
     }
 
     /// Ends one session.

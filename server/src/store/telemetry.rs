@@ -82,6 +82,24 @@ fn extra_json(point: &TelemetryPoint) -> Option<String> {
 }
 
 impl Store {
+    /// Deletes telemetry sampled before `before`, device by device (so each delete walks the
+    /// (device, time) index); returns how many samples went.
+    pub async fn telemetry_delete_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let devices: Vec<String> = sqlx::query_scalar("SELECT id FROM devices")
+            .fetch_all(self.pool())
+            .await?;
+        let mut deleted = 0;
+        for device in devices {
+            deleted += sqlx::query("DELETE FROM telemetry WHERE device_id = $1 AND time_ms < $2")
+                .bind(device)
+                .bind(to_millis(before))
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
+    }
+
     /// Which of these ids are registered devices.
     pub async fn devices_existing(&self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
         if ids.is_empty() {

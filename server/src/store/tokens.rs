@@ -1,6 +1,6 @@
 //! API tokens (hashed; see `auth::token`).
 
-use app::model::account::ApiToken;
+use app::model::account::{ApiToken, TokenScope};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -14,6 +14,23 @@ pub struct NewToken<'a> {
     pub label: &'a str,
     pub token_hash: &'a str,
     pub prefix: &'a str,
+    pub scope: TokenScope,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A token found by its secret's hash.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub id: String,
+    pub scope: TokenScope,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub owner: UserRecord,
+}
+
+/// A stored scope; an unknown name (written by a newer version) grants the least.
+fn scope_of(name: &str) -> TokenScope {
+    TokenScope::parse(name).unwrap_or(TokenScope::Read)
 }
 
 /// One page of a user's tokens, oldest first.
@@ -31,8 +48,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, label, token_hash, prefix, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, user_id, label, token_hash, prefix, created_at_ms, scope, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.id)
         .bind(new.user_id)
@@ -40,6 +57,8 @@ impl Store {
         .bind(new.token_hash)
         .bind(new.prefix)
         .bind(to_millis(at))
+        .bind(new.scope.as_str())
+        .bind(new.expires_at.map(to_millis))
         .execute(self.pool())
         .await
         .map_err(StoreError::from_write)?;
@@ -55,7 +74,7 @@ impl Store {
     ) -> Result<TokenPage, StoreError> {
         let limit = i64::from(limit.clamp(1, 500));
         let rows = sqlx::query(
-            "SELECT id, label, prefix, created_at_ms, last_used_at_ms FROM api_tokens \
+            "SELECT id, label, prefix, scope, created_at_ms, expires_at_ms, last_used_at_ms FROM api_tokens \
              WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(user_id)
@@ -70,7 +89,11 @@ impl Store {
                     id: row.try_get("id")?,
                     label: row.try_get("label")?,
                     prefix: row.try_get("prefix")?,
+                    scope: scope_of(row.try_get("scope")?),
                     created_at: from_millis(row.try_get("created_at_ms")?),
+                    expires_at: row
+                        .try_get::<Option<i64>, _>("expires_at_ms")?
+                        .map(from_millis),
                     last_used_at: row
                         .try_get::<Option<i64>, _>("last_used_at_ms")?
                         .map(from_millis),
@@ -105,13 +128,10 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// The token with this hash (its id and when it was last used) and its owner.
-    pub async fn token_owner(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(String, Option<DateTime<Utc>>, UserRecord)>, StoreError> {
+    /// The token with this hash, with its owner.
+    pub async fn token_owner(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, user_id, last_used_at_ms FROM api_tokens WHERE token_hash = $1",
+            "SELECT id, user_id, scope, expires_at_ms, last_used_at_ms FROM api_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
@@ -119,15 +139,30 @@ impl Store {
         else {
             return Ok(None);
         };
-        let token_id: String = row.try_get("id")?;
         let user_id: String = row.try_get("user_id")?;
-        let last_used = row
-            .try_get::<Option<i64>, _>("last_used_at_ms")?
-            .map(from_millis);
-        Ok(self
-            .user_by_id(&user_id)
-            .await?
-            .map(|user| (token_id, last_used, user)))
+        let Some(owner) = self.user_by_id(&user_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenGrant {
+            id: row.try_get("id")?,
+            scope: scope_of(row.try_get("scope")?),
+            expires_at: row
+                .try_get::<Option<i64>, _>("expires_at_ms")?
+                .map(from_millis),
+            last_used_at: row
+                .try_get::<Option<i64>, _>("last_used_at_ms")?
+                .map(from_millis),
+            owner,
+        }))
+    }
+
+    /// Deletes every token of a user; returns how many there were.
+    pub async fn tokens_delete_of_user(&self, user_id: &str) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected())
     }
 
     /// Records when a token was last used.

@@ -276,12 +276,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// A new API token for an existing account.
+    /// A new API token for an existing account (the default scope: everything but the admin API).
     pub async fn token(&self, email: &str, password: &str) -> String {
+        self.token_with_scope(email, password, "full").await
+    }
+
+    /// A new API token for a staff account that reaches the admin API too.
+    pub async fn admin_token(&self, email: &str, password: &str) -> String {
+        self.token_with_scope(email, password, "admin").await
+    }
+
+    async fn token_with_scope(&self, email: &str, password: &str, scope: &str) -> String {
         let response = self
             .script()
             .post(self.url("/api/v1/auth/tokens"))
-            .json(&json!({ "email": email, "password": password, "label": "test" }))
+            .json(&json!({ "email": email, "password": password, "label": "test", "scope": scope }))
             .send()
             .await
             .unwrap();

@@ -108,7 +108,7 @@ pub struct UserChange {
     params(IdPath),
     request_body(content = UserChange, example = json!({"disabled": true})),
     responses(
-        (status = 200, description = "The changed user; disabling ends their sessions and stops their tokens", body = User),
+        (status = 200, description = "The changed user; disabling deletes their sessions and API tokens (enabling does not bring them back)", body = User),
         (status = 403, description = "`forbidden`: staff only (or `account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`last_staff`: the last enabled staff account cannot be demoted or disabled", body = Problem, content_type = "application/problem+json"),
     )
@@ -367,16 +367,10 @@ pub async fn audit(
         .into_response())
 }
 
-/// The audit entries as CSV (the `csv` crate quotes what needs quoting). A cell that a spreadsheet
-/// would run as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
+/// The audit entries as CSV (the `csv` crate quotes what needs quoting; text cells are made
+/// [spreadsheet-safe](crate::formats::spreadsheet_cell)).
 fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
-    fn cell(text: &str) -> String {
-        if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{text}")
-        } else {
-            text.to_string()
-        }
-    }
+    use crate::formats::spreadsheet_cell as cell;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "id",

@@ -1,7 +1,7 @@
 //! `/api/v1/auth/*`: signup, login, logout, API tokens.
 
 use app::model::{
-    account::{ApiToken, CreatedToken, Role, User},
+    account::{ApiToken, CreatedToken, Role, TokenScope, User},
     page::Page,
 };
 use axum::{Json, extract::State, http::StatusCode};
@@ -17,7 +17,7 @@ use crate::{
         problem::{ApiJson, ApiPath, ApiQuery},
         sessions,
     },
-    services::accounts::NewAccount,
+    services::{accounts::NewAccount, tokens::TokenRequest},
 };
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -37,7 +37,9 @@ pub struct SignupBody {
     request_body(content = SignupBody, example = json!({"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"})),
     responses(
         (status = 201, description = "The new account, signed in (a session cookie is set)", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
-        (status = 409, description = "`email_taken`: an account with this email exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is wrong, or `fields.email`: an account with this email exists already", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: this address created `http.signups_per_address` accounts within 15 minutes; wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a signup from this address is accepted again"))),
     )
 )]
 pub async fn signup(
@@ -115,6 +117,12 @@ pub struct CreateTokenBody {
     email: String,
     password: String,
     label: String,
+    /// What the token may do (default `full`; `admin` only for staff accounts).
+    #[serde(default)]
+    scope: TokenScope,
+    /// Days until the token stops working (1 to 3650); leave out for no expiry.
+    #[serde(default)]
+    expires_in_days: Option<u32>,
 }
 
 /// `POST /auth/tokens`: a new API token for the account with this email and password.
@@ -124,10 +132,10 @@ pub struct CreateTokenBody {
     tag = "auth",
     operation_id = "create_token",
     security(()),
-    request_body(content = CreateTokenBody, example = json!({"email": "ada@example.com", "password": "correct horse battery", "label": "my phone"})),
+    request_body(content = CreateTokenBody, example = json!({"email": "ada@example.com", "password": "correct horse battery", "label": "my phone", "scope": "devices", "expires_in_days": 90})),
     responses(
         (status = 201, description = "The token: its secret is shown only now", body = CreatedToken,
-            example = json!({"id": "0193a5f2-9d3e-7b21-8c11-2a3b4c5d6e7f", "label": "my phone", "token": "blk_8J2kq0V3mZ7xR1tW5yN6pA4sD9fG2hL0", "created_at": "2026-11-22T10:00:00Z"})),
+            example = json!({"id": "0193a5f2-9d3e-7b21-8c11-2a3b4c5d6e7f", "label": "my phone", "token": "blk_8J2kq0V3mZ7xR1tW5yN6pA4sD9fG2hL0", "scope": "devices", "created_at": "2026-11-22T10:00:00Z", "expires_at": "2027-02-20T10:00:00Z"})),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
@@ -141,7 +149,16 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), Problem> {
     let token = state
         .services
-        .create_token(&body.email, &body.password, &body.label, &origin)
+        .create_token(
+            &body.email,
+            &body.password,
+            &TokenRequest {
+                label: body.label,
+                scope: body.scope,
+                expires_in_days: body.expires_in_days,
+            },
+            &origin,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(token)))
 }

@@ -11,7 +11,7 @@ use crate::{
     auth::Actor,
     http::{
         AppState, Problem,
-        identity::ClientOrigin,
+        identity::{ClientOrigin, SameSiteOrToken},
         problem::{ApiJson, ApiPath},
     },
     services::{
@@ -62,6 +62,7 @@ async fn send(
 )]
 pub async fn gpio_get(
     State(state): State<AppState>,
+    _same_site: SameSiteOrToken,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
     ApiPath((id, pin)): ApiPath<(String, u32)>,
@@ -123,6 +124,7 @@ pub async fn gpio_set(
 )]
 pub async fn rtc_get(
     State(state): State<AppState>,
+    _same_site: SameSiteOrToken,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
     ApiPath(id): ApiPath<String>,
@@ -180,6 +182,7 @@ pub async fn rtc_set(
 )]
 pub async fn network(
     State(state): State<AppState>,
+    _same_site: SameSiteOrToken,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
     ApiPath(id): ApiPath<String>,

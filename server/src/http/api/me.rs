@@ -40,7 +40,7 @@ pub struct ProfileBody {
     request_body(content = ProfileBody, example = json!({"name": "Ada L.", "units": "imperial"})),
     responses(
         (status = 200, description = "The changed account", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
-        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is wrong, or `fields.email`: an account with this email exists already", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -65,7 +65,8 @@ pub struct PasswordBody {
     new_password: String,
 }
 
-/// `POST /me/password`: changes the password; every other session of the user ends.
+/// `POST /me/password`: changes the password; every other session and every API token of the user
+/// ends.
 #[utoipa::path(
     post,
     path = "/me/password",
@@ -73,7 +74,7 @@ pub struct PasswordBody {
     operation_id = "change_password",
     request_body(content = PasswordBody, example = json!({"current_password": "correct horse battery", "new_password": "a longer passphrase now"})),
     responses(
-    (status = 204, description = "Changed; every other session of the account has ended"),
+    (status = 204, description = "Changed; every other session and every API token of the account has ended"),
     (status = 429, description = "`too_many_attempts`: too many wrong passwords; wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait"))),
 )

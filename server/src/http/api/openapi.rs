@@ -283,8 +283,8 @@ fn add_shared_answers(operation: &mut Operation, changes_state: bool) {
         ));
         answers.push((
             "403",
-            "`forbidden`, `account_disabled`, or `csrf_failed` (a cross-site request carrying \
-             the session cookie)",
+            "`forbidden`, `account_disabled`, `insufficient_scope` (the API token's scope does not \
+             cover this request), or `csrf_failed` (a cross-site request carrying the session cookie)",
         ));
     }
     if in_path {

@@ -124,7 +124,7 @@ pub async fn history(
 /// `GET /devices/{id}/live`: Server-Sent Events — first the current `status`, then `telemetry`,
 /// `status`, `command` and `program` events of this device as they happen. Every few seconds the
 /// stream checks that its caller may still see the device (signed in, token not revoked, account
-/// enabled, device theirs) and ends when not.
+/// enabled, device theirs) and ends when not. One session or token holds at most 10 streams.
 #[utoipa::path(
     get,
     path = "/devices/{id}/live",
@@ -133,7 +133,8 @@ pub async fn history(
     params(IdPath),
     responses((status = 200, description = "Server-Sent Events: first `status`, then `telemetry`, `status`, `command` and `program` events (each `data:` is a JSON `LiveEvent`), `lagged` with the number of missed events when the client fell behind; a comment every 15 s keeps the connection open",
         content_type = "text/event-stream", body = String,
-        example = "event: status\ndata: {\"type\":\"status\",\"device_id\":\"dev-0193a5f2c1e47d10\",...}\n\n"))
+        example = "event: status\ndata: {\"type\":\"status\",\"device_id\":\"dev-0193a5f2c1e47d10\",...}\n\n"),
+        (status = 429, description = "`too_many_streams`: this session or token has 10 live streams open already", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn live(
     State(state): State<AppState>,
@@ -141,12 +142,16 @@ pub async fn live(
     session: tower_sessions::Session,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
-    let (status, receiver) = state.services.live_events(&actor, &id).await?;
+    let session_id = session.id().as_ref().map(crate::auth::session_store::key);
+    let live = state
+        .services
+        .live_events(&actor, &id, session_id.as_deref())
+        .await?;
     let first = LiveEvent::Status {
         device_id: id.clone(),
-        status,
+        status: live.status,
     };
-    let session_id = session.id().as_ref().map(crate::auth::session_store::key);
+    let receiver = live.receiver;
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let watch = Watch {
@@ -156,6 +161,7 @@ pub async fn live(
         session_id,
         services: state.services.clone(),
         recheck,
+        _turn: live.turn,
     };
     let events = stream::unfold(watch, |mut watch| async move {
         loop {
@@ -167,8 +173,7 @@ pub async fn live(
                     }
                 }
                 received = watch.receiver.recv() => match received {
-                    Ok(event) if event.device_id() == watch.id => return Some((event_of(&event), watch)),
-                    Ok(_) => {}
+                    Ok(event) => return Some((event_of(&event), watch)),
                     Err(RecvError::Lagged(missed)) => {
                         let event = Event::default().event("lagged").data(missed.to_string());
                         return Some((event, watch));
@@ -195,6 +200,8 @@ struct Watch {
     session_id: Option<String>,
     services: crate::services::Services,
     recheck: tokio::time::Interval,
+    /// The credential's turn, freed when the stream ends.
+    _turn: crate::live::StreamTurn,
 }
 
 fn event_of(event: &LiveEvent) -> Event {
