@@ -41,17 +41,24 @@ test('sign up, create a token, log out and log in again', async () => {
   await page.getByText('Welcome to BrewLink!').waitFor();
 
   await page.getByLabel('Token name').fill('Phone');
+  await page.getByLabel('What it may do').selectOption('read');
+  await page.getByLabel('Expires after (days)').fill('30');
   await page.getByLabel('Your password').first().fill('a-long-enough-password');
   await page.getByRole('button', { name: 'Create token' }).click();
   const token = await page.locator('#new-token').inputValue();
   assert.match(token, /^blk_[A-Za-z0-9_-]{43}$/);
   await page.getByRole('button', { name: 'Revoke token Phone' }).waitFor();
+  await page.getByText(/Read only · created .* · expires \d{4}-\d{2}-\d{2}/).waitFor();
   await page.screenshot({ path: join(outputDir, 'account.png'), fullPage: true });
 
-  // The token works for the API.
-  const me = await page.request.get(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  // The token works for the API, within its scope.
+  const auth = { Authorization: `Bearer ${token}` };
+  const me = await page.request.get(`${server.url}/api/v1/me`, { headers: auth });
   assert.equal(me.status(), 200);
   assert.equal((await me.json()).email, 'hop@example.com');
+  const change = await page.request.patch(`${server.url}/api/v1/me`, { headers: auth, data: { name: 'Nope' } });
+  assert.equal(change.status(), 403);
+  assert.equal((await change.json()).code, 'insufficient_scope');
 
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('link', { name: 'Log in' }).click();

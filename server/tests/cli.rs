@@ -150,3 +150,41 @@ fn sigterm_stops_the_server_within_seconds() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_sigterm_ends_the_server_at_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = brewlink()
+        .arg("serve")
+        .env("BREWLINK_DATA_DIR", dir.path())
+        .env("BREWLINK_HTTP_ADDR", "127.0.0.1:0")
+        .env("BREWLINK_MQTT_PORT", "0")
+        .env("BREWLINK_MQTT_TLS_PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("BrewLink is serving"), "{line}");
+    // Two signals back to back: the second does not wait for the orderly stop.
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+    }
+    let sent = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Either the orderly stop won the race (0) or the second signal ended it (1); never a hang.
+    assert!(matches!(status.code(), Some(0 | 1)), "{status}");
+}

@@ -328,6 +328,27 @@ async fn silent_sockets_are_closed_and_do_not_keep_devices_out() {
         "silent sockets are closed after the 5 s connect timeout, not {longest:?}"
     );
 
+    // A CONNECT begun and never finished, on the plain listener: closed after the timeout too.
+    use tokio::io::AsyncWriteExt;
+    let plain = SocketAddr::from(([127, 0, 0, 1], server.mqtt_port));
+    let mut slow = tokio::net::TcpStream::connect(plain).await.unwrap();
+    // CONNECT, remaining length 16, protocol "MQTT" level 4: enough to tell the version, no more.
+    slow.write_all(&[0x10, 16, 0, 4, b'M', b'Q', b'T', b'T', 4])
+        .await
+        .unwrap();
+    let begun = Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer))
+        .await
+        .expect("a stalled CONNECT is closed within the connect timeout");
+    // At most a refusing CONNACK (packet type 2) before the close.
+    assert!(answer.is_empty() || answer[0] >> 4 == 2, "{answer:?}");
+    assert!(
+        begun.elapsed() >= Duration::from_secs(4),
+        "closed by the timeout, not at once: {:?}",
+        begun.elapsed()
+    );
+
     tokio::time::sleep(Duration::from_secs(2)).await;
     let descriptors = server.metric("brewlink_process_open_fds").await;
     assert!(
