@@ -59,6 +59,10 @@ const RECONNECT_BASE: Duration = Duration::from_millis(500);
 const RECONNECT_CAP: Duration = Duration::from_secs(30);
 /// A connection up this long counts as good: the next failure starts the back-off afresh.
 const STABLE_CONNECTION: Duration = Duration::from_secs(30);
+/// How long a device waits for its CONNACK: longer than the broker's own connect timeout (5 s), so
+/// that the broker decides (it answers, or refuses as unavailable) and a connect it completes is
+/// never one the device gave up on and will repeat.
+const CONNACK_WAIT: Duration = Duration::from_secs(15);
 /// The pause of a commanded reset before the device comes back.
 const REBOOT: Duration = Duration::from_secs(1);
 
@@ -228,6 +232,9 @@ impl SimulatedDevice {
 
     async fn session(&mut self, shutdown: &CancellationToken) -> Ended {
         let (client, mut events) = AsyncClient::new(self.options(), 256);
+        events
+            .network_options
+            .set_connection_timeout(CONNACK_WAIT.as_secs());
         let mut tick = tokio::time::interval(self.tuning.interval);
         let mut connected = false;
         let mut connected_at = None;
