@@ -22,8 +22,31 @@ pub struct Config {
     pub data: DataConfig,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
+    pub devices: DevicesConfig,
     pub pki: PkiConfig,
     pub log: LogConfig,
+}
+
+/// Limits on devices.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// Most devices one account may register.
+    pub per_user: u32,
+    /// Messages per second each device may publish on average; more are refused and counted.
+    pub messages_per_second: u32,
+    /// Messages a device may publish at once above its average (a burst after reconnecting).
+    pub message_burst: u32,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self {
+            per_user: 100,
+            messages_per_second: 100,
+            message_burst: 1000,
+        }
+    }
 }
 
 /// The web server.
@@ -220,7 +243,7 @@ pub enum ConfigError {
 }
 
 /// The sections of the file; an environment variable `BREWLINK_<SECTION>_<KEY>` sets `<section>.<key>`.
-const SECTIONS: [&str; 6] = ["http", "data", "database", "mqtt", "pki", "log"];
+const SECTIONS: [&str; 7] = ["http", "data", "database", "mqtt", "devices", "pki", "log"];
 
 impl Config {
     /// Defaults, then the TOML file (when given), then the environment.
@@ -462,6 +485,13 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         ("mqtt", "max_connecting") => {
             "Most clients in their connect-time checks at once on each embedded broker listener; the rest\n\
              wait, and are refused (server unavailable) once they waited longer than connect_timeout_ms."
+        }
+        ("devices", "per_user") => "Most devices one account may register.",
+        ("devices", "messages_per_second") => {
+            "Messages per second each device may publish on average; more are refused and counted."
+        }
+        ("devices", "message_burst") => {
+            "Messages a device may publish at once above its average (a burst after reconnecting)."
         }
         ("pki", "ca_cert") => {
             "PEM file of an existing CA certificate; empty: pki/ca.pem in the data folder, created on first start."

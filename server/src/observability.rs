@@ -59,6 +59,8 @@ pub struct Metrics {
     pub broker_subscriptions: Gauge,
     /// Devices that completed a connect to the embedded broker's TLS listener.
     pub broker_device_connects: Counter,
+    /// Device messages the embedded broker refused for exceeding the device's rate.
+    pub broker_rate_limited: Counter,
     /// File descriptors the process holds, read at scrape time.
     pub open_fds: Gauge,
     /// The process's soft limit on file descriptors.
@@ -147,6 +149,12 @@ impl Metrics {
             "broker_device_connects",
             "Devices that completed a connect to the embedded broker",
             broker_device_connects.clone(),
+        );
+        let broker_rate_limited = Counter::default();
+        registry.register(
+            "broker_rate_limited",
+            "Device messages refused for exceeding the device's rate",
+            broker_rate_limited.clone(),
         );
         let open_fds = Gauge::default();
         registry.register(
@@ -257,6 +265,7 @@ impl Metrics {
             broker_clients,
             broker_subscriptions,
             broker_device_connects,
+            broker_rate_limited,
             open_fds,
             max_fds,
             broker_received,

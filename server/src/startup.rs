@@ -114,6 +114,8 @@ impl Application {
                         config.mqtt.connect_timeout_ms.max(1),
                     ),
                     max_connecting: config.mqtt.max_connecting,
+                    messages_per_second: config.devices.messages_per_second,
+                    message_burst: config.devices.message_burst,
                     tls: TlsListener {
                         addr: SocketAddr::new(config.mqtt.tls_host, config.mqtt.tls_port),
                         cert: broker_cert,
@@ -182,6 +184,7 @@ impl Application {
                 metrics: metrics.clone(),
                 monitor: monitor.clone(),
                 inspector,
+                per_user: config.devices.per_user,
             });
         write_revocation_list(&store, &pki)
             .await

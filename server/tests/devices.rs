@@ -667,3 +667,45 @@ async fn a_deleted_device_leaves_no_data_and_revoked_keys_are_erased() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_account_registers_at_most_its_quota_of_devices() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = common::TestDatabase::fresh(data_dir.path()).await;
+    let mut config = common::test_config(data_dir.path(), &database.url);
+    config.devices.per_user = 2;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let token = brewer(&app, "quota@example.com").await;
+    let (_, first) = app.register_device(&token, "One").await;
+    app.register_device(&token, "Two").await;
+    // Several at once cannot share the last place either.
+    let attempts = (0..4).map(|n| {
+        app.send_json(
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            Some(json!({ "name": format!("Extra {n}"), "model": "X" })),
+        )
+    });
+    for (code, problem) in futures::future::join_all(attempts).await {
+        assert_eq!(
+            (code, problem["code"].as_str()),
+            (409, Some("device_quota")),
+            "{problem}"
+        );
+    }
+    let (code, _) = app
+        .send_json(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{}", first.id),
+            None,
+        )
+        .await;
+    assert_eq!(code, 204);
+    app.register_device(&token, "Three").await;
+    // Another account has its own quota.
+    let other = brewer(&app, "quota2@example.com").await;
+    app.register_device(&other, "Theirs").await;
+    app.stop().await;
+}

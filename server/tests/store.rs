@@ -376,7 +376,7 @@ async fn admin_queries_work() {
         expires_at: now + chrono::Duration::days(365),
     };
     store
-        .device_insert("d1", "u2", "Kettle", "K1", &certificate, now)
+        .device_insert("d1", "u2", "Kettle", "K1", &certificate, 10, now)
         .await
         .unwrap();
     let second = NewCertificate {
@@ -384,7 +384,7 @@ async fn admin_queries_work() {
         ..certificate.clone()
     };
     store
-        .device_insert("d2", "u3", "Fermenter", "F1", &second, now)
+        .device_insert("d2", "u3", "Fermenter", "F1", &second, 10, now)
         .await
         .unwrap();
     let batch = IngestBatch {
@@ -565,7 +565,7 @@ async fn search_is_unicode_case_insensitive_and_literal() {
         expires_at: now + chrono::Duration::days(365),
     };
     store
-        .device_insert("d1", "u1", "GÄRBOTTICH", "Ñandú 2", &certificate, now)
+        .device_insert("d1", "u1", "GÄRBOTTICH", "Ñandú 2", &certificate, 10, now)
         .await
         .unwrap();
     let fleet = |text: &'static str| {

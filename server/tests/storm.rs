@@ -93,6 +93,7 @@ impl Server {
             .env("BREWLINK_MQTT_PORT", self.mqtt_port.to_string())
             .env("BREWLINK_MQTT_TLS_HOST", "127.0.0.1")
             .env("BREWLINK_MQTT_TLS_PORT", self.tls_port.to_string())
+            .env("BREWLINK_DEVICES_PER_USER", "100000")
             // Each silent socket is a warning of rmqtt's: only errors here.
             .env("BREWLINK_LOG_LEVEL", "warn,rmqtt=error")
             .stdout(Stdio::piped())

@@ -1064,3 +1064,68 @@ async fn telemetry_and_audit_entries_past_their_retention_are_deleted() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_flooding_device_is_held_to_its_rate_and_the_others_are_not() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.devices.messages_per_second = 2;
+    config.devices.message_burst = 10;
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let token = owner(&app, "flood@example.com").await;
+    let (_, flooder) = app.register_device(&token, "Flooder").await;
+    let (_, quiet) = app.register_device(&token, "Quiet").await;
+    let (flooding, calm) = (
+        app.online_device(&flooder).await,
+        app.online_device(&quiet).await,
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let topic = format!("devices/{}/telemetry", flooder.id);
+    for seq in 1..=200u64 {
+        flooding
+            .publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
+            .await;
+    }
+    let topic = format!("devices/{}/telemetry", quiet.id);
+    for seq in 1..=5u64 {
+        calm.publish(&topic, &sample(seq, now + seq as i64, 20.0), false)
+            .await;
+    }
+    wait_status(&app, &token, &quiet.id, |status| {
+        status["latest"]["seq"] == 5
+    })
+    .await;
+    let stored = |id: String| {
+        let store = app.store();
+        async move {
+            let store = store.await;
+            let from = chrono::Utc::now() - chrono::Duration::hours(1);
+            let buckets = store
+                .telemetry_buckets(
+                    &id,
+                    from,
+                    chrono::Utc::now() + chrono::Duration::hours(1),
+                    7_200_000,
+                )
+                .await
+                .unwrap();
+            buckets.iter().map(|bucket| bucket.samples).sum::<u64>()
+        }
+    };
+    let (flooded, calmed) = (
+        stored(flooder.id.clone()).await,
+        stored(quiet.id.clone()).await,
+    );
+    assert_eq!(calmed, 5, "the quiet device loses nothing");
+    // The burst (the status took one), and what the rate refilled meanwhile: far from 200.
+    assert!((5..=40).contains(&flooded), "{flooded} of 200 stored");
+    let metrics = app.metrics().await;
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("brewlink_broker_rate_limited_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 150, "{refused} refused, counted: {metrics}");
+    app.stop().await;
+}

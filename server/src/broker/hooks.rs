@@ -1,18 +1,23 @@
 //! The broker's auth and ACL hooks, and its shared-subscription strategy.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
 };
 
 use rmqtt::{
-    codec::v5::SubscribeAckReason,
+    codec::v5::{PublishAckReason, SubscribeAckReason},
     context::ServerContext,
     hook::{Handler, HookResult, Parameter, ReturnType, Type},
     subscribe::SharedSubscription,
     types::{
         AuthResult, ClientId, ConnectInfo, Id, IsOnline, LastWill, NodeId, PublishAclResult,
-        SharedGroup, SubscribeAclResult, SubscriptionIdentifier, SubscriptionOptions, TopicName,
+        PublishResult, SharedGroup, SubscribeAclResult, SubscriptionIdentifier,
+        SubscriptionOptions, TopicName,
     },
 };
 
@@ -122,6 +127,49 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Each device's message rate: a token bucket per client id, refilled at `per_second` up to
+/// `burst`. Checked at every publish, so one flooding device cannot slow the others down.
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Whether `client_id` may publish one more message at `now`.
+    pub fn allow(&self, client_id: &str, now: Instant) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, at) = buckets
+            .entry(client_id.to_string())
+            .or_insert((self.burst, now));
+        let elapsed = now.saturating_duration_since(*at).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets a client that left.
+    pub fn forget(&self, client_id: &str) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client_id);
+    }
+}
+
 /// The topic prefix a device owns.
 fn own_prefix(device_id: &str) -> String {
     format!("devices/{device_id}/")
@@ -168,15 +216,26 @@ pub fn device_may_subscribe(device_id: &str, filter: &str, shared_group: bool) -
 struct Hooks {
     policy: Policy,
     metrics: Arc<Metrics>,
+    rate: RateLimiter,
 }
 
 /// Installs the hooks on a broker context.
-pub async fn register(context: &ServerContext, policy: Policy, metrics: Arc<Metrics>) {
-    let hooks = Arc::new(Hooks { policy, metrics });
+pub async fn register(
+    context: &ServerContext,
+    policy: Policy,
+    metrics: Arc<Metrics>,
+    rate: RateLimiter,
+) {
+    let hooks = Arc::new(Hooks {
+        policy,
+        metrics,
+        rate,
+    });
     let register = context.extends.hook_mgr().register();
     for kind in [
         Type::ClientAuthenticate,
         Type::ClientConnected,
+        Type::ClientDisconnected,
         Type::ClientSubscribeCheckAcl,
         Type::MessagePublishCheckAcl,
         Type::MessagePublish,
@@ -228,6 +287,28 @@ impl Handler for SharedHooks {
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
+            Parameter::MessagePublishCheckAcl(session, publish)
+                if !hooks.rate.allow(&session.id.client_id, Instant::now()) =>
+            {
+                hooks.metrics.broker_rate_limited.inc();
+                hooks.policy.errors.record(
+                    "device.rate_limited",
+                    format!("device:{}", session.id.client_id),
+                    format!(
+                        "device {} publishes faster than its allowed rate; messages refused",
+                        session.id.client_id
+                    ),
+                );
+                let refused = PublishResult::reason_code(
+                    PublishAckReason::QuotaExceeded,
+                    Some("rate limited".into()),
+                    false,
+                );
+                (
+                    false,
+                    Some(HookResult::PublishAclResult(PublishAclResult(refused))),
+                )
+            }
             Parameter::MessagePublishCheckAcl(session, publish) => {
                 let result = if device_may_publish(
                     &session.id.client_id,
@@ -250,6 +331,10 @@ impl Handler for SharedHooks {
                     PublishAclResult::rejected(false, Some("not authorized".into()))
                 };
                 (false, Some(HookResult::PublishAclResult(result)))
+            }
+            Parameter::ClientDisconnected(session, _) => {
+                hooks.rate.forget(&session.id.client_id);
+                (true, acc)
             }
             Parameter::ClientConnected(session) if session.id.lid() == LISTENER_TLS => {
                 hooks.metrics.broker_device_connects.inc();
@@ -333,7 +418,9 @@ impl SharedSubscription for RoundRobin {
 
 #[cfg(test)]
 mod tests {
-    use super::{command_expired, constant_time_eq, device_may_publish, device_may_subscribe};
+    use super::{
+        RateLimiter, command_expired, constant_time_eq, device_may_publish, device_may_subscribe,
+    };
     use proto::{Message as _, v1::Command};
 
     #[test]
@@ -396,6 +483,20 @@ mod tests {
             "no shared subscriptions"
         );
         assert!(!device_may_subscribe(id, "$SYS/#", false));
+    }
+
+    #[test]
+    fn each_device_gets_its_rate_and_burst() {
+        let rate = RateLimiter::new(10, 5);
+        let start = std::time::Instant::now();
+        let allowed = (0..20).filter(|_| rate.allow("d1", start)).count();
+        assert_eq!(allowed, 5, "the burst, then nothing");
+        assert!(rate.allow("d2", start), "another device has its own");
+        let later = start + std::time::Duration::from_millis(300);
+        let allowed = (0..20).filter(|_| rate.allow("d1", later)).count();
+        assert_eq!(allowed, 3, "10 a second refill");
+        rate.forget("d1");
+        assert!(rate.allow("d1", later), "a device that left starts afresh");
     }
 
     #[test]

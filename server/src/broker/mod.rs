@@ -48,6 +48,9 @@ pub struct BrokerSettings {
     pub connect_timeout: Duration,
     /// Most clients in their connect-time checks at once, per listener.
     pub max_connecting: usize,
+    /// Each device's average message rate, and the burst above it.
+    pub messages_per_second: u32,
+    pub message_burst: u32,
     /// The device listener.
     pub tls: TlsListener,
     /// Where devices and certificates are looked up at connect: a pool of its own, so that a
@@ -103,7 +106,8 @@ impl EmbeddedBroker {
         let context = ServerContext::new().busy_check_enable(false).build().await;
         *context.extends.retain_mut().await = Box::new(retain::InMemoryRetain::default());
         *context.extends.shared_subscription_mut().await = Box::new(hooks::RoundRobin::default());
-        hooks::register(&context, hooks::Policy::new(&settings), metrics).await;
+        let rate = hooks::RateLimiter::new(settings.messages_per_second, settings.message_burst);
+        hooks::register(&context, hooks::Policy::new(&settings), metrics, rate).await;
 
         let plain_addr = settings.plain_addr;
         let plain_error =

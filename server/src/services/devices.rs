@@ -38,6 +38,8 @@ pub struct DeviceSupport {
     pub monitor: crate::monitor::BrokerMonitor,
     /// Decoded device traffic for the admin site's message inspector.
     pub inspector: crate::inspector::Inspector,
+    /// Most devices one account may register.
+    pub per_user: u32,
 }
 
 impl std::fmt::Debug for DeviceSupport {
@@ -175,9 +177,19 @@ impl Services {
             .map(|key| support.pki.sealer().seal(key))
             .transpose()?;
         let certificate = new_certificate(&issued, sealed.as_deref());
-        self.store
-            .device_insert(&id, &me.id, name, model, &certificate, Utc::now())
-            .await?;
+        let quota = support.per_user;
+        if !self
+            .store
+            .device_insert(&id, &me.id, name, model, &certificate, quota, Utc::now())
+            .await?
+        {
+            return Err(ServiceError::Conflict {
+                code: "device_quota",
+                message: format!(
+                    "An account may register at most {quota} devices; unregister one first."
+                ),
+            });
+        }
         let detail = serde_json::json!({ "name": name, "model": model, "serial": issued.serial });
         self.audit(
             actor,

@@ -133,7 +133,10 @@ async fn insert_certificate(
 }
 
 impl Store {
-    /// Registers a device with its first certificate, in one transaction.
+    /// Registers a device with its first certificate, in one transaction, unless its owner has
+    /// `quota` devices already (`Ok(false)`). The owner's row is locked first, so parallel
+    /// registrations cannot both take the last place.
+    #[allow(clippy::too_many_arguments)]
     pub async fn device_insert(
         &self,
         id: &str,
@@ -141,9 +144,21 @@ impl Store {
         name: &str,
         model: &str,
         certificate: &NewCertificate<'_>,
+        quota: u32,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut transaction = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET updated_at_ms = updated_at_ms WHERE id = $1")
+            .bind(owner_id)
+            .execute(&mut *transaction)
+            .await?;
+        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE owner_id = $1")
+            .bind(owner_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+        if owned >= i64::from(quota) {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO devices (id, owner_id, name, model, created_at_ms, updated_at_ms, name_key, model_key) \
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
@@ -160,7 +175,7 @@ impl Store {
         .map_err(StoreError::from_write)?;
         insert_certificate(&mut *transaction, id, certificate).await?;
         transaction.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// A device by id, whoever owns it (services check ownership).

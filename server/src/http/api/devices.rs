@@ -61,7 +61,10 @@ pub struct RegisterBody {
     tag = "devices",
     operation_id = "register_device",
     request_body(content = RegisterBody, example = json!({"name": "Garage kettle", "model": "BrewKettle 40"})),
-    responses((status = 201, description = "The device with its certificate, private key and connection settings (the key is shown only now)", body = DeviceCredentials))
+    responses(
+        (status = 201, description = "The device with its certificate, private key and connection settings (the key is shown only now)", body = DeviceCredentials),
+        (status = 409, description = "`device_quota`: the account has `devices.per_user` devices already", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn register(
     State(state): State<AppState>,
