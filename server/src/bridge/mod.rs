@@ -37,6 +37,8 @@ const SUBSCRIPTIONS: [&str; 4] = [
 ];
 /// Messages waiting for the ingest pipeline before the bridge stops reading from the broker.
 const INGEST_QUEUE: usize = 10_000;
+/// Program progress messages waiting to be recorded (each is a transaction of its own).
+const PROGRESS_QUEUE: usize = 1_000;
 /// Requests to the MQTT client waiting for its event loop.
 const REQUEST_QUEUE: usize = 10_000;
 
@@ -115,6 +117,7 @@ pub struct Bridge {
     commands: CommandBus,
     task: JoinHandle<()>,
     ingest: JoinHandle<()>,
+    progress: JoinHandle<()>,
 }
 
 /// Longest pause between two connection attempts.
@@ -155,9 +158,16 @@ impl Bridge {
             ingest_state_tx,
             shutdown.clone(),
         ));
+        let (to_progress, progress_messages) = mpsc::channel(PROGRESS_QUEUE);
+        let progress = tokio::spawn(record_progress(
+            progress_messages,
+            client.clone(),
+            context.clone(),
+        ));
         let router = Router {
             client: client.clone(),
             to_ingest,
+            to_progress,
             commands: commands.clone(),
             context,
         };
@@ -169,6 +179,7 @@ impl Bridge {
             commands,
             task,
             ingest,
+            progress,
         }
     }
 
@@ -190,7 +201,7 @@ impl Bridge {
     /// Disconnects cleanly and waits for the connection and ingest tasks to end (at most two seconds).
     pub async fn stop(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.disconnect()).await;
-        for task in [self.task, self.ingest] {
+        for task in [self.task, self.ingest, self.progress] {
             let abort = task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), task)
                 .await
@@ -206,6 +217,7 @@ impl Bridge {
 struct Router {
     client: AsyncClient,
     to_ingest: mpsc::Sender<Publish>,
+    to_progress: mpsc::Sender<Publish>,
     commands: CommandBus,
     context: IngestContext,
 }
@@ -254,56 +266,83 @@ impl Router {
                     );
                 }
             }
-            Some((device_id, TopicKind::Program)) => {
-                match decode::program_event(&message.payload) {
-                    Ok(event) => {
-                        match crate::services::brew_sessions::record_progress(
-                            &self.context.store,
-                            &device_id,
-                            &event,
-                        )
-                        .await
-                        {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                tracing::debug!(device_id, program_id = %event.program_id, "progress of no session of ours")
-                            }
-                            Err(error) => {
-                                tracing::error!(%error, "could not record program progress");
-                                self.context.errors.record(
-                                    "server.ingest_store",
-                                    format!("device:{device_id}"),
-                                    format!("cannot record program progress: {error}"),
-                                );
-                            }
-                        }
-                        let event = serde_json::json!({
-                            "program_id": event.program_id,
-                            "kind": event.kind().as_str_name(),
-                            "step_index": event.step_index,
-                            "remaining_s": event.remaining_s,
-                            "time_ms": event.time_ms,
-                            "message": event.message,
-                        });
-                        self.context
-                            .live
-                            .publish(LiveEvent::Program { device_id, event });
-                    }
-                    Err(bad) => {
-                        let batch = IngestBatch {
-                            errors: vec![ingest::refusal(&self.context, &device_id, &message, bad)],
-                            ..IngestBatch::default()
-                        };
-                        if let Err(error) = self.context.store.ingest(&batch).await {
-                            tracing::warn!(%error, device_id, "cannot record a refused program event");
-                        }
-                    }
+            Some((_, TopicKind::Program)) => {
+                // Off this loop: recording takes a transaction per message, which must not delay
+                // telemetry and command replies. Waits when that queue is full, like ingest.
+                if self.to_progress.send(message).await.is_err() {
+                    tracing::debug!("progress recorder stopped");
                 }
+                return;
             }
             None => tracing::debug!(topic = %message.topic, "message on an unexpected topic"),
         }
         if let Err(error) = self.client.try_ack(&message) {
             tracing::warn!(%error, "could not acknowledge a message");
+        }
+    }
+}
+
+/// Records brew program progress, one message at a time, then acknowledges it; refused events are
+/// recorded with the device like refused telemetry.
+async fn record_progress(
+    mut messages: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    context: IngestContext,
+) {
+    while let Some(message) = messages.recv().await {
+        if let Some((device_id, _)) = decode::parse_topic(&message.topic) {
+            let device_id = device_id.to_string();
+            record_program_event(&context, device_id, &message).await;
+        }
+        if let Err(error) = client.try_ack(&message) {
+            tracing::warn!(%error, "could not acknowledge a program event");
+        }
+    }
+}
+
+async fn record_program_event(context: &IngestContext, device_id: String, message: &Publish) {
+    match decode::program_event(&message.payload) {
+        Ok(event) => {
+            match crate::services::brew_sessions::record_progress(
+                &context.store,
+                &device_id,
+                &event,
+            )
+            .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(device_id, program_id = %event.program_id, "progress of no session of ours")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not record program progress");
+                    context.errors.record(
+                        "server.ingest_store",
+                        format!("device:{device_id}"),
+                        format!("cannot record program progress: {error}"),
+                    );
+                }
+            }
+            let event = serde_json::json!({
+                "program_id": event.program_id,
+                "kind": event.kind().as_str_name(),
+                "step_index": event.step_index,
+                "remaining_s": event.remaining_s,
+                "time_ms": event.time_ms,
+                "message": event.message,
+            });
+            context
+                .live
+                .publish(LiveEvent::Program { device_id, event });
+        }
+        Err(bad) => {
+            let batch = IngestBatch {
+                errors: vec![ingest::refusal(context, &device_id, message, bad)],
+                ..IngestBatch::default()
+            };
+            if let Err(error) = context.store.ingest(&batch).await {
+                tracing::warn!(%error, device_id, "cannot record a refused program event");
+            }
         }
     }
 }
