@@ -126,12 +126,19 @@ async fn a_device_touches_only_its_own_topics_on_the_embedded_broker() {
     let token = brewer(&app, "acl@example.com").await;
     let (_, files) = app.register_device(&token, "Fermenter").await;
     let watcher = app.watcher("acl-watcher").await;
-    mqtt::check_device_topic_rules(
+    let answers = mqtt::check_device_topic_rules(
         mqtt::device(app.mqtt_tls_addr.unwrap(), &files),
         &files.id,
         watcher,
     )
     .await;
+    // The embedded broker refuses each foreign filter outright ($SYS included).
+    assert!(
+        answers
+            .iter()
+            .all(|answer| *answer == rumqttc::SubscribeReasonCode::Failure),
+        "{answers:?}"
+    );
 
     // No retained commands, no shared subscriptions even of its own topics.
     let mut watcher = app.watcher("acl-watcher-2").await;

@@ -240,6 +240,7 @@ pub async fn check_device_topic_rules(
         "devices/+/telemetry",
         "#",
         "$share/g/devices/someone-else/#",
+        "$SYS/#",
     ] {
         answers.push(device.subscribe(filter).await);
     }
