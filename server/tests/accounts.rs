@@ -92,17 +92,32 @@ async fn login_rotates_the_session_id() {
     let app = TestApp::spawn().await;
     app.signup(&app.browser(), "rot@example.com", PASSWORD)
         .await;
-    let browser = app.browser();
-    // A failed form login leaves its errors in a session: the visitor has a session id before login
-    // (as one planted by an attacker would be).
-    let failed = browser
-        .post(app.url("/login"))
-        .form(&[("email", "rot@example.com"), ("password", "wrong-password")])
+    app.signup(&app.browser(), "planter@example.com", PASSWORD)
+        .await;
+    // An attacker plants the id of a session of their own in the victim's browser.
+    let planter = app
+        .login(&app.script(), "planter@example.com", PASSWORD)
+        .await;
+    let before = session_cookie(&planter).expect("the attacker's session");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(
+            [(
+                header::COOKIE,
+                header::HeaderValue::from_str(before.split(';').next().unwrap()).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    let login = browser
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::ORIGIN, app.url("").trim_end_matches('/'))
+        .json(&json!({ "email": "rot@example.com", "password": PASSWORD }))
         .send()
         .await
         .unwrap();
-    let before = session_cookie(&failed).expect("a session exists before login");
-    let login = app.login(&browser, "rot@example.com", PASSWORD).await;
     assert_eq!(login.status(), 200);
     let after = session_cookie(&login).expect("login sets the session cookie");
     assert_ne!(
@@ -1345,6 +1360,100 @@ async fn the_database_holds_no_live_session_id_or_token() {
     assert!(
         !stored.contains(&token),
         "a live token is stored:\n{stored}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_form_posts_of_visitors_store_nothing_and_the_flash_is_shown_once() {
+    let app = TestApp::spawn().await;
+    app.signup(&app.browser(), "formed@example.com", PASSWORD)
+        .await;
+    let sessions_stored = || async {
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(&app.database.url)
+            .await
+            .unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        count
+    };
+    let before = sessions_stored().await;
+
+    // A visitor without a cookie: a failed login, a failed signup (with a long value).
+    let login = app
+        .script()
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "formed@example.com"),
+            ("password", "wrong-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .all(|cookie| !cookie.starts_with("brewlink_session=")),
+        "no session for a failure: {cookies:?}"
+    );
+    let flash = cookies
+        .iter()
+        .find(|cookie| cookie.starts_with("brewlink_flash="))
+        .expect("the outcome travels in a cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let signup = app
+        .script()
+        .post(app.url("/signup"))
+        .form(&[
+            ("email", "x".repeat(3000).as_str()),
+            ("password", "short"),
+            ("name", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 303);
+    assert_eq!(
+        sessions_stored().await,
+        before,
+        "nothing stored for visitors"
+    );
+
+    // The next page shows it, once.
+    let page = app
+        .script()
+        .get(app.url("/login"))
+        .header(header::COOKIE, &flash)
+        .send()
+        .await
+        .unwrap();
+    let cleared = page
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| {
+            let value = value.to_str().unwrap();
+            value.starts_with("brewlink_flash=;") && value.contains("Max-Age=0")
+        });
+    assert!(cleared, "the page that shows the flash removes it");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Wrong email or password."), "{html}");
+    assert!(
+        html.contains("formed@example.com"),
+        "the email typed comes back"
     );
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! What a form post leaves for the page it redirects to: the values typed, the errors, a notice.
-//! Kept in the server-side session and read once, so nothing typed travels in URLs.
+//! Kept for a minute in a cookie and read once by the next page, so nothing typed travels in URLs and
+//! nothing of it is stored on the server.
 
 use std::collections::BTreeMap;
 

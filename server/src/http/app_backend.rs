@@ -18,7 +18,6 @@ use app::{
     server_fns::backend::Backend,
 };
 use axum::http::request::Parts;
-use tower_sessions::Session;
 
 use super::sessions;
 use crate::{
@@ -33,6 +32,9 @@ use crate::{
 /// Answers server functions with the services, as the request's actor.
 pub struct AppBackend {
     pub services: Services,
+    /// The flash cookie's name, and whether cookies are Secure.
+    pub flash_cookie: String,
+    pub secure_cookies: bool,
 }
 
 fn actor(request: &Parts) -> Actor {
@@ -203,12 +205,17 @@ impl Backend for AppBackend {
     }
 
     async fn take_flash(&self, request: &Parts) -> Result<Option<Flash>, String> {
-        let Some(session) = request.extensions.get::<Session>() else {
-            return Ok(None);
-        };
-        sessions::take_flash(session)
-            .await
-            .map_err(|problem| problem.detail)
+        let flash = sessions::read_flash(&request.headers, &self.flash_cookie);
+        if flash.is_some()
+            && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        {
+            // Shown once: the page that shows it removes it.
+            response.append_header(
+                axum::http::header::SET_COOKIE,
+                sessions::flash_gone(&self.flash_cookie, self.secure_cookies),
+            );
+        }
+        Ok(flash)
     }
 
     async fn admin_users(

@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let backend: app::server_fns::backend::SharedBackend = Arc::new(app_backend::AppBackend {
         services: state.services.clone(),
+        flash_cookie: sessions::flash_cookie_name(&state.session_cookie),
+        secure_cookies: state.secure_cookies,
     });
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
         .with_name(state.session_cookie.clone())

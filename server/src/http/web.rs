@@ -11,6 +11,7 @@ use app::model::{
 use axum::{
     Form, Router,
     extract::{Path, State},
+    http::header,
     response::{IntoResponse, Redirect, Response},
     routing::post,
 };
@@ -74,12 +75,11 @@ fn failed(form: &str, error: ServiceError, values: &[(&str, &str)]) -> Flash {
     }
 }
 
-/// Leaves the flash and redirects (303: the browser follows with GET).
-async fn redirect_with(session: &Session, flash: Flash, to: &str) -> Response {
-    match sessions::set_flash(session, &flash).await {
-        Ok(()) => Redirect::to(to).into_response(),
-        Err(problem) => problem.into_response(),
-    }
+/// Leaves the flash (in a cookie) and redirects (303: the browser follows with GET).
+async fn redirect_with(state: &AppState, flash: Flash, to: &str) -> Response {
+    let name = sessions::flash_cookie_name(&state.session_cookie);
+    let cookie = sessions::flash_cookie(&name, &flash, state.secure_cookies);
+    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
 }
 
 fn notice(form: &str, text: &str) -> Flash {
@@ -118,7 +118,7 @@ async fn signup(
         Ok(user) => match sessions::sign_in(&session, &user.id).await {
             Ok(()) => {
                 redirect_with(
-                    &session,
+                    &state,
                     notice("account", "Welcome to BrewLink! Your account is ready."),
                     "/account",
                 )
@@ -132,7 +132,7 @@ async fn signup(
                 error,
                 &[("name", &form.name), ("email", &form.email)],
             );
-            redirect_with(&session, flash, "/signup").await
+            redirect_with(&state, flash, "/signup").await
         }
     }
 }
@@ -161,7 +161,7 @@ async fn login(
         },
         Err(error) => {
             redirect_with(
-                &session,
+                &state,
                 failed("login", error, &[("email", &form.email)]),
                 "/login",
             )
@@ -189,7 +189,6 @@ async fn update_profile(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Form(form): Form<ProfileForm>,
 ) -> Response {
     let change = ProfileChange {
@@ -206,7 +205,7 @@ async fn update_profile(
             &[("name", &form.name), ("email", &form.email)],
         ),
     };
-    redirect_with(&session, flash, "/account").await
+    redirect_with(&state, flash, "/account").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,7 +241,7 @@ async fn change_password(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("password", error, &[]),
     };
-    redirect_with(&session, flash, "/account").await
+    redirect_with(&state, flash, "/account").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,7 +259,6 @@ async fn create_token(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let Actor::User(me) = &actor else {
@@ -309,14 +307,13 @@ async fn create_token(
         ),
         Err(error) => failed("tokens", error, &[("label", &form.label)]),
     };
-    redirect_with(&session, flash, "/account#tokens").await
+    redirect_with(&state, flash, "/account#tokens").await
 }
 
 async fn revoke_token(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
 ) -> Response {
     let flash = match state.services.revoke_token(&actor, &id, &origin).await {
@@ -324,7 +321,7 @@ async fn revoke_token(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("tokens", error, &[]),
     };
-    redirect_with(&session, flash, "/account#tokens").await
+    redirect_with(&state, flash, "/account#tokens").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,9 +347,7 @@ async fn delete_account(
             Redirect::to("/").into_response()
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
-        Err(error) => {
-            redirect_with(&session, failed("delete", error, &[]), "/account#delete").await
-        }
+        Err(error) => redirect_with(&state, failed("delete", error, &[]), "/account#delete").await,
     }
 }
 
@@ -367,7 +362,6 @@ async fn register_device(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Form(form): Form<DeviceForm>,
 ) -> Response {
     match state
@@ -381,7 +375,7 @@ async fn register_device(
                 "Device registered. Download its bundle and put the files on the device.",
             );
             redirect_with(
-                &session,
+                &state,
                 flash,
                 &format!("/devices/{}", credentials.device.id),
             )
@@ -394,7 +388,7 @@ async fn register_device(
                 error,
                 &[("name", &form.name), ("model", &form.model)],
             );
-            redirect_with(&session, flash, "/devices").await
+            redirect_with(&state, flash, "/devices").await
         }
     }
 }
@@ -403,7 +397,6 @@ async fn rename_device(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
     Form(form): Form<DeviceForm>,
 ) -> Response {
@@ -424,14 +417,13 @@ async fn rename_device(
             &[("name", &form.name), ("model", &form.model)],
         ),
     };
-    redirect_with(&session, flash, &format!("/devices/{id}")).await
+    redirect_with(&state, flash, &format!("/devices/{id}")).await
 }
 
 async fn rotate_certificate(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
 ) -> Response {
     let flash = match state
@@ -446,7 +438,7 @@ async fn rotate_certificate(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("certificate", error, &[]),
     };
-    redirect_with(&session, flash, &format!("/devices/{id}")).await
+    redirect_with(&state, flash, &format!("/devices/{id}")).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,7 +451,6 @@ async fn unregister_device(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
     Form(form): Form<UnregisterForm>,
 ) -> Response {
@@ -469,7 +460,7 @@ async fn unregister_device(
             "",
             "Tick the box to confirm: the device will be disconnected.",
         );
-        return redirect_with(&session, failed("certificate", error, &[]), &back).await;
+        return redirect_with(&state, failed("certificate", error, &[]), &back).await;
     }
     match state.services.unregister_device(&actor, &id, &origin).await {
         Ok(()) => {
@@ -477,10 +468,10 @@ async fn unregister_device(
                 "devices",
                 "Device unregistered; its certificate is revoked.",
             );
-            redirect_with(&session, flash, "/devices").await
+            redirect_with(&state, flash, "/devices").await
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
-        Err(error) => redirect_with(&session, failed("certificate", error, &[]), &back).await,
+        Err(error) => redirect_with(&state, failed("certificate", error, &[]), &back).await,
     }
 }
 
@@ -489,7 +480,6 @@ async fn admin_change_user(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path((id, change)): Path<(String, String)>,
 ) -> Response {
     let services = &state.services;
@@ -517,7 +507,7 @@ async fn admin_change_user(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("admin", error, &[]),
     };
-    redirect_with(&session, flash, &format!("/admin/users/{id}")).await
+    redirect_with(&state, flash, &format!("/admin/users/{id}")).await
 }
 
 /// `POST /admin/devices/{id}/revoke|disconnect`: the fleet page's buttons.
@@ -525,7 +515,6 @@ async fn admin_device_action(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     let services = &state.services;
@@ -556,7 +545,7 @@ async fn admin_device_action(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("admin", error, &[]),
     };
-    redirect_with(&session, flash, "/admin/devices").await
+    redirect_with(&state, flash, "/admin/devices").await
 }
 
 /// `POST /recipes/import` (multipart, field `file`): every recipe of a BeerJSON or BeerXML file.
@@ -564,7 +553,6 @@ async fn import_recipes(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
     let mut file = None;
@@ -596,14 +584,14 @@ async fn import_recipes(
     match outcome {
         Ok(recipes) if recipes.len() == 1 => {
             let flash = notice("recipe", "Recipe imported.");
-            redirect_with(&session, flash, &format!("/recipes/{}", recipes[0].id)).await
+            redirect_with(&state, flash, &format!("/recipes/{}", recipes[0].id)).await
         }
         Ok(recipes) => {
             let flash = notice("recipes", &format!("{} recipes imported.", recipes.len()));
-            redirect_with(&session, flash, "/recipes").await
+            redirect_with(&state, flash, "/recipes").await
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
-        Err(error) => redirect_with(&session, failed("import", error, &[]), "/recipes").await,
+        Err(error) => redirect_with(&state, failed("import", error, &[]), "/recipes").await,
     }
 }
 
@@ -611,18 +599,17 @@ async fn clone_recipe(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
 ) -> Response {
     match state.services.clone_recipe(&actor, &id, &origin).await {
         Ok(copy) => {
             let flash = notice("recipe", "Copy saved: change it as you like.");
-            redirect_with(&session, flash, &format!("/recipes/{}", copy.id)).await
+            redirect_with(&state, flash, &format!("/recipes/{}", copy.id)).await
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(error) => {
             redirect_with(
-                &session,
+                &state,
                 failed("recipe", error, &[]),
                 &format!("/recipes/{id}"),
             )
@@ -635,15 +622,14 @@ async fn delete_recipe(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
 ) -> Response {
     match state.services.delete_recipe(&actor, &id, &origin).await {
-        Ok(()) => redirect_with(&session, notice("recipes", "Recipe deleted."), "/recipes").await,
+        Ok(()) => redirect_with(&state, notice("recipes", "Recipe deleted."), "/recipes").await,
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(error) => {
             redirect_with(
-                &session,
+                &state,
                 failed("recipe", error, &[]),
                 &format!("/recipes/{id}"),
             )
@@ -663,7 +649,6 @@ async fn start_session(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path(id): Path<String>,
     Form(form): Form<StartForm>,
 ) -> Response {
@@ -674,13 +659,13 @@ async fn start_session(
     {
         Ok(brew) => {
             let flash = notice("session", "Brew session started.");
-            redirect_with(&session, flash, &format!("/sessions/{}", brew.id)).await
+            redirect_with(&state, flash, &format!("/sessions/{}", brew.id)).await
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(error) => {
             let flash = failed("start", error, &[("device_id", &form.device_id)]);
             redirect_with(
-                &session,
+                &state,
                 flash,
                 &format!("/recipes/{id}?device={}", form.device_id),
             )
@@ -694,7 +679,6 @@ async fn control_session(
     State(state): State<AppState>,
     actor: Actor,
     ClientOrigin(origin): ClientOrigin,
-    session: Session,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     use crate::services::brew_sessions::SessionAction;
@@ -713,7 +697,7 @@ async fn control_session(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("session", error, &[]),
     };
-    redirect_with(&session, flash, &format!("/sessions/{id}")).await
+    redirect_with(&state, flash, &format!("/sessions/{id}")).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -725,7 +709,6 @@ pub struct NoteForm {
 async fn add_session_note(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
     Path(id): Path<String>,
     Form(form): Form<NoteForm>,
 ) -> Response {
@@ -738,7 +721,7 @@ async fn add_session_note(
         Err(ServiceError::Unauthenticated) => return Redirect::to("/login").into_response(),
         Err(error) => failed("note", error, &[("text", &form.text)]),
     };
-    redirect_with(&session, flash, &format!("/sessions/{id}")).await
+    redirect_with(&state, flash, &format!("/sessions/{id}")).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -751,7 +734,6 @@ pub struct GravityForm {
 async fn set_session_gravity(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
     Path(id): Path<String>,
     Form(form): Form<GravityForm>,
 ) -> Response {
@@ -788,5 +770,5 @@ async fn set_session_gravity(
             ],
         ),
     };
-    redirect_with(&session, flash, &format!("/sessions/{id}")).await
+    redirect_with(&state, flash, &format!("/sessions/{id}")).await
 }
