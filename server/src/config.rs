@@ -69,6 +69,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<String>,
     /// Most accounts one client address may create within 15 minutes (then `429 too_many_attempts`).
     pub signups_per_address: u32,
+    /// Bearer token a Prometheus scraper sends for `/metrics`. Empty: `/metrics` answers only
+    /// clients on this machine.
+    pub metrics_token: String,
 }
 
 /// Where the server keeps its files.
@@ -171,6 +174,7 @@ impl Default for HttpConfig {
             password_hash_wait_ms: 10_000,
             trusted_proxies: Vec::new(),
             signups_per_address: 10,
+            metrics_token: String::new(),
         }
     }
 }
@@ -353,8 +357,10 @@ impl Config {
         let mut config = self.clone();
         config.database.url = hide_password(&config.database.url);
         config.mqtt.external_url = hide_password(&config.mqtt.external_url);
-        if !config.pki.key_secret.is_empty() {
-            config.pki.key_secret = "<redacted>".to_string();
+        for secret in [&mut config.pki.key_secret, &mut config.http.metrics_token] {
+            if !secret.is_empty() {
+                *secret = "<redacted>".to_string();
+            }
         }
         config
     }
@@ -441,6 +447,10 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         }
         ("http", "signups_per_address") => {
             "Most accounts one client address may create within 15 minutes (then 429 too_many_attempts)."
+        }
+        ("http", "metrics_token") => {
+            "Bearer token a Prometheus scraper sends for /metrics. Empty: /metrics answers only\n\
+             clients on this machine."
         }
         ("data", "dir") => {
             "Folder for the SQLite database, the broker's credentials and certificates. Created when missing."

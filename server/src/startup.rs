@@ -223,6 +223,8 @@ impl Application {
             .to_string(),
             public_origin: config.public_origin()?,
             trusted_proxies: config.trusted_proxies()?.into(),
+            metrics_token: Some(config.http.metrics_token.clone())
+                .filter(|token| !token.is_empty()),
             secure_cookies: config.https(),
         });
         tokio::spawn(housekeeping(

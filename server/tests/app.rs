@@ -380,3 +380,48 @@ async fn nul_characters_are_refused_everywhere_as_client_errors() {
     assert_eq!(form.status(), 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_are_for_this_machine_or_a_scraper_with_the_token() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::fresh(data_dir.path()).await;
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.http.trusted_proxies = vec!["127.0.0.1".to_string()];
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let get = |forwarded: Option<&str>, token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(address) = forwarded {
+            request = request.header("x-forwarded-for", address);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(None, None).await, 200, "on this machine");
+    assert_eq!(
+        get(Some("203.0.113.1"), None).await,
+        403,
+        "through the proxy, from outside"
+    );
+    let (_, data_dir, database) = app.stop().await;
+
+    let mut config = test_config(data_dir.path(), &database.url);
+    config.http.metrics_token = "scrape-secret-2026".to_string();
+    let app = TestApp::spawn_with(config, data_dir, database).await;
+    let get = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        get(None).await,
+        403,
+        "with a token configured, everyone needs it"
+    );
+    assert_eq!(get(Some("wrong")).await, 403);
+    assert_eq!(get(Some("scrape-secret-2026")).await, 200);
+    app.stop().await;
+}

@@ -120,7 +120,8 @@ pub async fn resolve_actor(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/pkg/") {
+    // Static assets need nobody, and /metrics has a bearer token of its own.
+    if request.uri().path().starts_with("/pkg/") || request.uri().path() == "/metrics" {
         return next.run(request).await;
     }
     let actor = match bearer(request.headers()) {

@@ -51,6 +51,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// The bearer token `/metrics` asks for; `None`: only clients on this machine get it.
+    pub metrics_token: Option<String>,
 }
 
 /// How long a web session lasts without use.

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::AppState;
+use super::{AppState, identity::ClientOrigin};
 use crate::bridge::{BridgeState, ingest::IngestState};
 
 /// Liveness: the process serves HTTP.
@@ -93,8 +93,31 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Prometheus metrics in the OpenMetrics text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics in the OpenMetrics text format: for a scraper with `http.metrics_token` as its
+/// bearer token, or, without one configured, for clients on this machine only.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let allowed = match &state.metrics_token {
+        Some(expected) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .is_some_and(|token| {
+                crate::auth::token::hash(token.trim()) == crate::auth::token::hash(expected)
+            }),
+        None => origin.ip.is_some_and(|ip| ip.is_loopback()),
+    };
+    if !allowed {
+        return super::Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Metrics are for this machine, or for a scraper with http.metrics_token as its bearer token.",
+        )
+        .into_response();
+    }
     state.monitor.refresh_gauges().await;
     (
         [(
@@ -103,4 +126,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.encode(),
     )
+        .into_response()
 }
