@@ -30,12 +30,13 @@ impl LiveHub {
     /// Sends an event to everyone watching its device (nobody watching is fine).
     pub fn publish(&self, event: LiveEvent) {
         let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
-        let id = event.device_id().to_string();
-        if let Some(sender) = devices.get(&id)
-            && sender.send(event).is_err()
-        {
+        // Every stored sample passes here: no allocation unless a channel goes.
+        let Some(sender) = devices.get(event.device_id()) else {
+            return;
+        };
+        if let Err(broadcast::error::SendError(event)) = sender.send(event) {
             // Everyone watching left: forget the channel.
-            devices.remove(&id);
+            devices.remove(event.device_id());
         }
     }
 

@@ -108,14 +108,13 @@ fn a_taken_mqtt_port_names_the_port_and_the_setting() {
     );
 }
 
+/// `brewlink serve` on free ports with its data in `dir`, once it says it serves.
 #[cfg(unix)]
-#[test]
-fn sigterm_stops_the_server_within_seconds() {
+fn serving(dir: &std::path::Path) -> std::process::Child {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
     let mut child = brewlink()
         .arg("serve")
-        .env("BREWLINK_DATA_DIR", dir.path())
+        .env("BREWLINK_DATA_DIR", dir)
         .env("BREWLINK_HTTP_ADDR", "127.0.0.1:0")
         .env("BREWLINK_MQTT_PORT", "0")
         .env("BREWLINK_MQTT_TLS_PORT", "0")
@@ -131,6 +130,14 @@ fn sigterm_stops_the_server_within_seconds() {
         line.starts_with("BrewLink is serving http://127.0.0.1:"),
         "{line}"
     );
+    child
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = serving(dir.path());
 
     let stopped_at = std::time::Instant::now();
     let status = Command::new("kill")
@@ -154,23 +161,8 @@ fn sigterm_stops_the_server_within_seconds() {
 #[cfg(unix)]
 #[test]
 fn a_second_sigterm_ends_the_server_at_once() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = brewlink()
-        .arg("serve")
-        .env("BREWLINK_DATA_DIR", dir.path())
-        .env("BREWLINK_HTTP_ADDR", "127.0.0.1:0")
-        .env("BREWLINK_MQTT_PORT", "0")
-        .env("BREWLINK_MQTT_TLS_PORT", "0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("BrewLink is serving"), "{line}");
+    let mut child = serving(dir.path());
     // Two signals back to back: the second does not wait for the orderly stop.
     let pid = child.id().to_string();
     for _ in 0..2 {

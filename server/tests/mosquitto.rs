@@ -11,20 +11,12 @@ use std::{
 };
 
 use common::{
-    TestApp,
+    TestApp, free_port,
     mqtt::{self, TestClient},
 };
 
 const PASSWORD: &str = "hop-stand-2026";
 const BRIDGE_PASSWORD: &str = "bridge-secret-for-tests";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A Mosquitto process, stopped when dropped.
 struct Mosquitto {

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Db, TestDatabase};
+use common::{Db, TestDatabase, free_port};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
@@ -30,15 +30,6 @@ fn devices() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000)
-}
-
-/// A port free now, for a server that must come back on the same ports.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The `brewlink` binary with none of the tests' own configuration.

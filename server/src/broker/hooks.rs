@@ -147,9 +147,13 @@ impl RateLimiter {
     /// Whether `client_id` may publish one more message at `now`.
     pub fn allow(&self, client_id: &str, now: Instant) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let (tokens, at) = buckets
-            .entry(client_id.to_string())
-            .or_insert((self.burst, now));
+        // Every publish passes here: allocate the key only for a client's first message.
+        if !buckets.contains_key(client_id) {
+            buckets.insert(client_id.to_string(), (self.burst, now));
+        }
+        let Some((tokens, at)) = buckets.get_mut(client_id) else {
+            return true;
+        };
         let elapsed = now.saturating_duration_since(*at).as_secs_f64();
         *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
         *at = now;

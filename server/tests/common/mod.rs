@@ -123,6 +123,15 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A port free now (for a process that must be started on known ports).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A configuration for tests: every port 0, the given data folder and database.
 pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
     let mut config = Config::default();
