@@ -133,6 +133,36 @@ async fn mosquitto_with_the_generated_configuration_enforces_the_device_rules() 
         "the revoked certificate is refused"
     );
     mqtt::check_device_topic_rules(mqtt::device(tls, &new), &files.id, watcher().await).await;
+
+    // While BrewLink is away, its bridge session keeps every acknowledged message for it — more than
+    // Mosquitto's default queue of 1,000 per client.
+    let away = |clean: bool| {
+        let mut options =
+            mqtt::password_options(bridge, "brewlink-away", "brewlink-bridge", BRIDGE_PASSWORD);
+        options.set_clean_session(clean);
+        options
+    };
+    let telemetry = format!("devices/{}/telemetry", files.id);
+    let mut session = TestClient::connect(away(false)).await.unwrap();
+    session.subscribe(&telemetry).await;
+    session.client.disconnect().await.unwrap();
+    session.dropped_within(Duration::from_secs(5)).await;
+    drop(session);
+    const BACKLOG: usize = 3_000;
+    let device = TestClient::connect(mqtt::device(tls, &new)).await.unwrap();
+    for seq in 0..BACKLOG {
+        device.publish(&telemetry, &seq.to_be_bytes(), false).await;
+    }
+    let mut back = TestClient::connect(away(false)).await.unwrap();
+    let mut received = 0;
+    while received < BACKLOG {
+        match back.next(Duration::from_secs(10)).await {
+            Some(mqtt::Seen::Publish(_)) => received += 1,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(received, BACKLOG, "the whole backlog was kept");
     drop(mosquitto);
     app.stop().await;
 }

@@ -25,6 +25,10 @@ pub struct MosquittoConfig {
 )]
 pub struct BridgeNotLoopback(pub std::net::IpAddr);
 
+/// Messages Mosquitto keeps for each client's persistent session (the bridge's, while BrewLink is
+/// down): about 17 minutes of 1,000 devices at 1 message per second.
+pub const BRIDGE_BACKLOG: u32 = 1_000_000;
+
 /// Where things are and which ports to use.
 pub struct MosquittoSettings<'a> {
     pub ca: &'a Path,
@@ -55,6 +59,10 @@ pub fn mosquitto_config(
          max_packet_size {max_packet_size}\n\
          # Commands go at QoS 0: never kept for an offline device, so a timed-out one is not carried out later.\n\
          queue_qos0_messages false\n\
+         # Telemetry goes at QoS 1 and Mosquitto acknowledges it to the device on arrival; while BrewLink is\n\
+         # away (a restart, an upgrade) its bridge session keeps it. Mosquitto's default of 1000 queued\n\
+         # messages per client would drop the rest of an acknowledged backlog.\n\
+         max_queued_messages {max_queued_messages}\n\
          \n\
          # Devices: MQTT over TLS with a certificate from the BrewLink platform CA. The certificate's CN\n\
          # (the device id) becomes the user name and the client id.\n\
@@ -77,6 +85,7 @@ pub fn mosquitto_config(
          allow_anonymous false\n\
          acl_file {bridge_acl}\n",
         max_packet_size = settings.max_packet_size,
+        max_queued_messages = BRIDGE_BACKLOG,
         tls_port = settings.tls_port,
         tls_host = settings.tls_host,
         ca = settings.ca.display(),
