@@ -173,6 +173,16 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_backlog_is_a_million_messages() {
+        let files = mosquitto_config(&settings("127.0.0.1")).unwrap();
+        assert!(
+            files.conf.contains("\nmax_queued_messages 1000000\n"),
+            "{}",
+            files.conf
+        );
+    }
+
+    #[test]
     fn the_plain_bridge_listener_stays_on_loopback() {
         let error = mosquitto_config(&settings("0.0.0.0")).err().unwrap();
         assert!(error.to_string().contains("BREWLINK_MQTT_HOST"), "{error}");
