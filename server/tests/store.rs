@@ -252,6 +252,75 @@ async fn latest_and_last_seen_only_move_forward() {
     drop(database);
 }
 
+/// A reading a device leaves out is stored as missing, and one it sends later in the same column is
+/// stored as sent: on PostgreSQL a statement is prepared with the parameter types of its first use.
+#[tokio::test]
+async fn missing_and_present_readings_share_a_statement() {
+    let db = Db::from_env();
+    use app::model::telemetry::TelemetryPoint;
+    use brewlink::store::telemetry::{IngestBatch, NewSample};
+    let (store, database, _dir) = fresh_store(db).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    let bare = TelemetryPoint {
+        seq: 1,
+        time: t0,
+        ..Default::default()
+    };
+    let full = TelemetryPoint {
+        seq: 2,
+        time: t0 + chrono::Duration::seconds(1),
+        mash_temp_c: Some(66.5),
+        boil_temp_c: Some(99.5),
+        fermenter_temp_c: Some(19.5),
+        setpoint_c: Some(67.0),
+        heater_pct: Some(40.0),
+        pump_on: Some(true),
+        gravity_sg: Some(1.050),
+        pressure_kpa: Some(101.3),
+        volume_l: Some(23.0),
+        ..Default::default()
+    };
+    // One batch is one transaction on one connection: the second insert reuses the first's statement.
+    let outcome = store
+        .ingest(&IngestBatch {
+            samples: [bare, full]
+                .into_iter()
+                .map(|point| NewSample {
+                    device_id: "d1".into(),
+                    received_at: point.time,
+                    point,
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.stored, 2);
+    let buckets = store
+        .telemetry_buckets("d1", t0, t0 + chrono::Duration::seconds(2), 1000)
+        .await
+        .unwrap();
+    assert_eq!(buckets.len(), 2);
+    assert!(buckets[0].readings.is_empty(), "{:?}", buckets[0]);
+    let boil = &buckets[1].readings["boil_temp_c"];
+    assert_eq!((boil.min, boil.max), (99.5, 99.5));
+    assert_eq!(buckets[1].readings.len(), 9, "{:?}", buckets[1]);
+
+    // The same for gravity readings, on a single connection so that both updates share a statement.
+    let single = Store::connect(&database.url, 1).await.unwrap();
+    for (og, fg) in [(None, Some(1.010)), (Some(1.050), Some(1.010))] {
+        assert!(
+            !single
+                .brew_session_set_measured("no-such-session", og, fg)
+                .await
+                .unwrap()
+        );
+    }
+    single.close().await;
+    store.close().await;
+    drop(database);
+}
+
 #[tokio::test]
 async fn only_the_newest_device_errors_are_kept() {
     let db = Db::from_env();

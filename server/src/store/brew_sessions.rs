@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{NullableDouble, Store, StoreError, from_millis, to_millis};
 
 /// A brew session as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,8 +180,8 @@ impl Store {
             "UPDATE brew_sessions SET measured_og = $2, measured_fg = $3 WHERE id = $1",
         )
         .bind(id)
-        .bind(og)
-        .bind(fg)
+        .bind(NullableDouble(og))
+        .bind(NullableDouble(fg))
         .execute(self.pool())
         .await?;
         Ok(result.rows_affected() == 1)

@@ -67,6 +67,33 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database refused the values themselves (a constraint, a value it cannot hold), so
+    /// that writing the same data again would fail again. Anything else (unreachable, busy, out of
+    /// space, a table missing) may pass on a later try.
+    pub fn is_refusal_of_data(&self) -> bool {
+        match self {
+            Self::Conflict => true,
+            Self::Database(sqlx::Error::Encode(_)) => true,
+            Self::Database(sqlx::Error::Database(error)) => {
+                let Some(code) = error.code() else {
+                    return false;
+                };
+                if error
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+                    code.starts_with("22") || code.starts_with("23")
+                } else {
+                    // SQLite's primary result codes TOOBIG, CONSTRAINT, MISMATCH and RANGE.
+                    code.parse::<u32>()
+                        .is_ok_and(|code| matches!(code & 0xff, 18 | 19 | 20 | 25))
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Turns a unique-constraint violation into [`StoreError::Conflict`].
     pub(crate) fn from_write(error: sqlx::Error) -> Self {
         match &error {
@@ -213,4 +240,30 @@ pub(crate) fn to_millis(time: chrono::DateTime<chrono::Utc>) -> i64 {
 /// The time a stored millisecond count stands for; out-of-range values clamp to the epoch.
 pub(crate) fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+/// A nullable `f64` to bind. sqlx 0.8.6's `Any` driver sends a missing `f64` as a missing `f32` (and
+/// the reverse; launchbadge/sqlx#4284), so a PostgreSQL statement first run with a missing reading
+/// expects a 4-byte value in that column ever after and refuses the next real one. This sends a
+/// missing value under the type PostgreSQL expects; present values go through unchanged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NullableDouble(pub Option<f64>);
+
+impl sqlx::Type<sqlx::Any> for NullableDouble {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
+            // The driver maps a missing f32 to a missing f64 when it converts the arguments.
+            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use app::model::telemetry::{
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{NullableDouble, Store, StoreError, from_millis, to_millis};
 
 /// The readings stored in their own columns, in [`TelemetryPoint`] order.
 pub const READINGS: [&str; 9] = [
@@ -134,15 +134,15 @@ impl Store {
             .bind(i64::try_from(point.seq).unwrap_or(i64::MAX))
             .bind(to_millis(point.time))
             .bind(to_millis(sample.received_at))
-            .bind(point.mash_temp_c)
-            .bind(point.boil_temp_c)
-            .bind(point.fermenter_temp_c)
-            .bind(point.setpoint_c)
-            .bind(point.heater_pct)
+            .bind(NullableDouble(point.mash_temp_c))
+            .bind(NullableDouble(point.boil_temp_c))
+            .bind(NullableDouble(point.fermenter_temp_c))
+            .bind(NullableDouble(point.setpoint_c))
+            .bind(NullableDouble(point.heater_pct))
             .bind(point.pump_on.map(i64::from))
-            .bind(point.gravity_sg)
-            .bind(point.pressure_kpa)
-            .bind(point.volume_l)
+            .bind(NullableDouble(point.gravity_sg))
+            .bind(NullableDouble(point.pressure_kpa))
+            .bind(NullableDouble(point.volume_l))
             .bind(extra_json(point))
             .execute(&mut *transaction)
             .await?;
