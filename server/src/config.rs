@@ -112,7 +112,7 @@ pub struct MqttConfig {
     pub tls_host: IpAddr,
     /// Port of the embedded broker's TLS listener for devices (0: any free port).
     pub tls_port: u16,
-    /// Largest MQTT packet accepted, bytes.
+    /// Largest MQTT packet accepted from a device, bytes.
     pub max_packet_size: u32,
     /// Client id prefix of this instance's bridge; instances of one deployment need distinct ids.
     pub bridge_client_id: String,
@@ -206,7 +206,8 @@ impl Default for MqttConfig {
             port: 1883,
             tls_host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             tls_port: 8883,
-            max_packet_size: 256 * 1024,
+            // The largest valid device payload is 16 KiB; room for the topic and headers.
+            max_packet_size: 20 * 1024,
             bridge_client_id: "brewlink-bridge".to_string(),
             public_host: "localhost".to_string(),
             command_timeout_ms: 5000,
@@ -478,7 +479,9 @@ fn key_doc(section: &str, key: &str) -> &'static str {
         ("mqtt", "tls_port") => {
             "Port of the embedded broker's TLS listener for devices (0: any free port)."
         }
-        ("mqtt", "max_packet_size") => "Largest MQTT packet accepted, bytes.",
+        ("mqtt", "max_packet_size") => {
+            "Largest MQTT packet accepted from a device, bytes (device payloads are at most 16 KiB)."
+        }
         ("mqtt", "bridge_client_id") => {
             "Client id prefix of this instance's bridge; instances of one deployment need distinct ids."
         }

@@ -10,6 +10,7 @@ pub mod descriptors;
 pub mod errors;
 pub mod formats;
 pub mod http;
+pub mod ingest;
 pub mod inspector;
 pub mod live;
 pub mod monitor;

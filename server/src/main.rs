@@ -272,7 +272,11 @@ async fn mosquitto_config(config: Config, out: Option<PathBuf>) -> anyhow::Resul
         bridge_host: config.mqtt.host,
         bridge_port: config.mqtt.port,
         bridge_username: brewlink::startup::BRIDGE_USERNAME,
-        max_packet_size: config.mqtt.max_packet_size,
+        // Mosquitto has one limit for every listener: the bridge's programs must fit.
+        max_packet_size: config
+            .mqtt
+            .max_packet_size
+            .max(brewlink::bridge::BRIDGE_MAX_PACKET_SIZE),
     })?;
     let written = [
         ("mosquitto.conf", &files.conf),

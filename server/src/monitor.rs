@@ -14,9 +14,7 @@ use tokio::{sync::watch, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    bridge::{BridgeState, ingest::IngestState},
-    broker::BrokerHandle,
-    observability::Metrics,
+    bridge::BridgeState, broker::BrokerHandle, ingest::IngestState, observability::Metrics,
 };
 
 /// Samples kept: five minutes at one a second.

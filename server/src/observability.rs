@@ -61,6 +61,9 @@ pub struct Metrics {
     pub broker_device_connects: Counter,
     /// Device messages the embedded broker refused for exceeding the device's rate.
     pub broker_rate_limited: Counter,
+    /// Device messages the embedded broker refused (disconnecting the device, no acknowledgement)
+    /// because they could not be stored in time.
+    pub broker_store_refused: Counter,
     /// File descriptors the process holds, read at scrape time.
     pub open_fds: Gauge,
     /// The process's soft limit on file descriptors.
@@ -69,7 +72,8 @@ pub struct Metrics {
     pub broker_received: Counter,
     /// Messages the embedded broker delivered to subscribers.
     pub broker_delivered: Counter,
-    /// Messages the embedded broker dropped (queue full, expired, refused by the ACL).
+    /// Messages the embedded broker accepted and then dropped (a full queue, an expired command);
+    /// not those it refused on arrival.
     pub broker_dropped: Counter,
     /// Ingest batches committed.
     pub ingest_batches: Counter,
@@ -156,6 +160,12 @@ impl Metrics {
             "Device messages refused for exceeding the device's rate",
             broker_rate_limited.clone(),
         );
+        let broker_store_refused = Counter::default();
+        registry.register(
+            "broker_store_refused",
+            "Device messages refused without acknowledgement because they could not be stored in time",
+            broker_store_refused.clone(),
+        );
         let open_fds = Gauge::default();
         registry.register(
             "process_open_fds",
@@ -183,7 +193,7 @@ impl Metrics {
         let broker_dropped = Counter::default();
         registry.register(
             "broker_messages_dropped",
-            "Messages the embedded broker dropped",
+            "Messages the embedded broker accepted and then dropped (a full queue, an expired command)",
             broker_dropped.clone(),
         );
         let ingest_batches = Counter::default();
@@ -266,6 +276,7 @@ impl Metrics {
             broker_subscriptions,
             broker_device_connects,
             broker_rate_limited,
+            broker_store_refused,
             open_fds,
             max_fds,
             broker_received,

@@ -14,11 +14,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    bridge::{Bridge, BrokerEndpoint, EndpointError, ingest::IngestContext},
+    bridge::{Bridge, BrokerEndpoint, DeviceData, EndpointError},
     broker::{BrokerError, BrokerSettings, EmbeddedBroker, TlsListener},
     config::Config,
     errors::ErrorTracker,
     http::{self, AppState},
+    ingest::{Ingest, IngestContext},
     inspector::Inspector,
     live::LiveHub,
     monitor::BrokerMonitor,
@@ -66,6 +67,7 @@ pub struct Application {
     store: Store,
     broker: Option<EmbeddedBroker>,
     bridge: Bridge,
+    ingest: Ingest,
     shutdown: CancellationToken,
 }
 
@@ -98,8 +100,16 @@ impl Application {
         let errors = ErrorTracker::default();
         let inspector = Inspector::new();
         let shutdown = CancellationToken::new();
-        let max_packet_size = config.mqtt.max_packet_size as usize;
         let pki = Arc::new(Pki::load_or_create(config.pki_settings())?);
+        let live = LiveHub::new();
+        let context = IngestContext {
+            store: store.clone(),
+            live: live.clone(),
+            metrics: metrics.clone(),
+            errors: errors.clone(),
+            inspector: inspector.clone(),
+        };
+        let ingest = Ingest::start(context.clone(), shutdown.clone());
 
         let (broker, endpoint) = if config.embedded_broker() {
             let password = bridge_password(data_dir)?;
@@ -125,6 +135,7 @@ impl Application {
                     store: Store::connect(&config.database_url(), CONNECT_CHECK_CONNECTIONS)
                         .await?,
                     errors: errors.clone(),
+                    ingest: ingest.inlet(),
                 },
                 metrics.clone(),
             )
@@ -140,19 +151,16 @@ impl Application {
         } else {
             (None, BrokerEndpoint::from_url(&config.mqtt.external_url)?)
         };
-        let live = LiveHub::new();
-        let ingest = IngestContext {
-            store: store.clone(),
-            live: live.clone(),
-            metrics: metrics.clone(),
-            errors: errors.clone(),
-            inspector: inspector.clone(),
+        let data = if broker.is_some() {
+            DeviceData::Leave
+        } else {
+            DeviceData::Subscribe(ingest.inlet())
         };
         let bridge = Bridge::start(
             &endpoint,
             &config.mqtt.bridge_client_id,
-            max_packet_size,
-            ingest,
+            data,
+            context,
             shutdown.clone(),
         );
 
@@ -160,7 +168,7 @@ impl Application {
             metrics.clone(),
             broker.as_ref().map(EmbeddedBroker::handle),
             bridge.state_receiver(),
-            bridge.ingest_receiver(),
+            ingest.state_receiver(),
         );
         let services = Services::new(store.clone())
             .with_errors(errors.clone())
@@ -264,6 +272,7 @@ impl Application {
             store,
             broker,
             bridge,
+            ingest,
             shutdown,
         })
     }
@@ -289,7 +298,7 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled, then stops HTTP (open requests get a short
-    /// grace period), the bridge, the broker and the store, in that order.
+    /// grace period), the bridge, the broker, the ingest pipeline and the store, in that order.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let Self {
             http_listener,
@@ -297,6 +306,7 @@ impl Application {
             store,
             broker,
             bridge,
+            ingest,
             shutdown,
             ..
         } = self;
@@ -321,6 +331,7 @@ impl Application {
         if let Some(broker) = broker {
             broker.stop().await;
         }
+        ingest.stop().await;
         store.close().await;
         tracing::info!("stopped");
         result

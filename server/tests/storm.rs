@@ -1,7 +1,8 @@
-//! Connection storms, against the real binaries: a server process and a simulator process that
-//! registers its devices and then starts them all at once, as a power return does to a street of
-//! controllers. `BREWLINK_STORM_DEVICES` sets the crowd (default 1,000; the long variant of the test
-//! command runs 5,000 and 10,000).
+//! Connection storms and a killed server, against the real binaries: a server process and a
+//! simulator process that registers its devices and then starts them all at once, as a power return
+//! does to a street of controllers; and a server killed with SIGKILL under a device's stream.
+//! `BREWLINK_STORM_DEVICES` sets the crowd (default 1,000; the long variant of the test command runs
+//! 5,000 and 10,000).
 #![cfg(unix)]
 
 mod common;
@@ -85,6 +86,8 @@ impl Server {
             .env("BREWLINK_MQTT_TLS_HOST", "127.0.0.1")
             .env("BREWLINK_MQTT_TLS_PORT", self.tls_port.to_string())
             .env("BREWLINK_DEVICES_PER_USER", "100000")
+            // The kill test streams as fast as it can; the rate limit has tests of its own.
+            .env("BREWLINK_DEVICES_MESSAGE_BURST", "100000")
             // Each silent socket is a warning of rmqtt's: only errors here.
             .env("BREWLINK_LOG_LEVEL", "warn,rmqtt=error")
             .stdout(Stdio::piped())
@@ -353,6 +356,184 @@ async fn silent_sockets_are_closed_and_do_not_keep_devices_out() {
 
     terminate(&simulator);
     let _ = tokio::time::timeout(Duration::from_secs(30), simulator.wait()).await;
+    let (took, clean) = server.stop().await;
+    assert!(clean && took < Duration::from_secs(12), "{took:?}");
+}
+
+/// What a device was told arrived, and what it still has to send.
+#[derive(Default)]
+struct Delivery {
+    /// Sequence numbers in the order they were handed to the client, not yet written out.
+    queued: std::collections::VecDeque<u64>,
+    /// Packet id -> the sequence number it carries.
+    in_flight: std::collections::HashMap<u16, u64>,
+    acknowledged: std::collections::BTreeSet<u64>,
+}
+
+/// SIGKILL mid-stream on the embedded broker: every message the device was told had arrived is in
+/// the database, and after a restart the device's resent rest is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_had_stored_all_it_acknowledged() {
+    use std::sync::{Arc, Mutex};
+    const SAMPLES: u64 = 5_000;
+    let mut server = Server::new().await;
+    server.start().await;
+    server.signup().await;
+    let token: serde_json::Value = server
+        .client
+        .post(server.url("/api/v1/auth/tokens"))
+        .json(&serde_json::json!({ "email": EMAIL, "password": PASSWORD, "label": "kill" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let credentials: serde_json::Value = server
+        .client
+        .post(server.url("/api/v1/devices"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": "Kettle", "model": "BrewMaster 3000" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files = common::mqtt::DeviceFiles {
+        id: credentials["device"]["id"].as_str().unwrap().to_string(),
+        ca: credentials["ca_pem"].as_str().unwrap().to_string(),
+        cert: credentials["cert_pem"].as_str().unwrap().to_string(),
+        key: credentials["key_pem"].as_str().unwrap().to_string(),
+    };
+    let topic = format!("devices/{}/telemetry", files.id);
+    let tls = SocketAddr::from(([127, 0, 0, 1], server.tls_port));
+    let now = chrono::Utc::now().timestamp_millis();
+    let payload = move |seq: u64| {
+        use proto::Message as _;
+        proto::v1::Telemetry {
+            seq,
+            time_ms: now + seq as i64,
+            readings: Some(proto::v1::Readings {
+                mash_temp_c: Some(65.0),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()
+    };
+
+    // The device streams as fast as the broker lets it, keeping track of each acknowledgement.
+    let delivery = Arc::new(Mutex::new(Delivery::default()));
+    let (client, mut event_loop) = rumqttc::AsyncClient::new(common::mqtt::device(tls, &files), 10);
+    let watcher = tokio::spawn({
+        let delivery = delivery.clone();
+        async move {
+            // Ends with the connection (the kill).
+            while let Ok(event) = event_loop.poll().await {
+                let mut delivery = delivery.lock().unwrap();
+                match event {
+                    rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => {
+                        if let Some(seq) = delivery.queued.pop_front() {
+                            delivery.in_flight.insert(pkid, seq);
+                        }
+                    }
+                    rumqttc::Event::Incoming(rumqttc::Packet::PubAck(ack)) => {
+                        if let Some(seq) = delivery.in_flight.remove(&ack.pkid) {
+                            delivery.acknowledged.insert(seq);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    });
+    let publisher = tokio::spawn({
+        let (client, delivery, topic) = (client.clone(), delivery.clone(), topic.clone());
+        async move {
+            for seq in 1..=SAMPLES {
+                delivery.lock().unwrap().queued.push_back(seq);
+                if client
+                    .publish(&topic, rumqttc::QoS::AtLeastOnce, false, payload(seq))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    let started = Instant::now();
+    while delivery.lock().unwrap().acknowledged.len() < 300 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the stream never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut child = server.child.take().unwrap();
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
+    publisher.abort();
+    let acknowledged = std::mem::take(&mut delivery.lock().unwrap().acknowledged);
+    assert!(
+        (acknowledged.len() as u64) < SAMPLES,
+        "killed mid-stream, not after it"
+    );
+
+    sqlx::any::install_default_drivers();
+    let database_url = server.database.url.clone();
+    let stored = || async {
+        use sqlx::Connection as _;
+        let mut database = sqlx::AnyConnection::connect(&database_url).await.unwrap();
+        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM telemetry WHERE device_id = $1")
+            .bind(&files.id)
+            .fetch_all(&mut database)
+            .await
+            .unwrap();
+        database.close().await.unwrap();
+        seqs.into_iter()
+            .map(|seq| seq as u64)
+            .collect::<std::collections::BTreeSet<u64>>()
+    };
+    let after_kill = stored().await;
+    let lost: Vec<&u64> = acknowledged.difference(&after_kill).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged samples not stored, e.g. {:?}",
+        lost.len(),
+        acknowledged.len(),
+        &lost[..lost.len().min(10)]
+    );
+
+    // Back up: the device sends what it was not told had arrived; each sample is stored once.
+    server.start().await;
+    let device = common::mqtt::TestClient::connect(common::mqtt::device(tls, &files))
+        .await
+        .expect("the device is let in again");
+    let resend: Vec<u64> = (1..=SAMPLES)
+        .filter(|seq| !acknowledged.contains(seq))
+        .collect();
+    for &seq in &resend {
+        device.publish(&topic, &payload(seq), false).await;
+    }
+    let started = Instant::now();
+    while device.acknowledged() < resend.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{} of {} resent samples acknowledged",
+            device.acknowledged(),
+            resend.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored().await.len() as u64, SAMPLES);
     let (took, clean) = server.stop().await;
     assert!(clean && took < Duration::from_secs(12), "{took:?}");
 }

@@ -1,15 +1,15 @@
 //! The bridge: the server's own MQTT client (rumqttc). It connects to whichever broker is in use — the
 //! embedded one or an external one — with a persistent session and manual acknowledgements, reconnects
-//! with backoff, and reports its state for `/readyz`, `/metrics` and the admin site. Device messages go
-//! to the ingest pipeline ([`ingest`]), replies to waiting commands ([`commands`]), program progress to
-//! the live hub.
+//! with backoff, and reports its state for `/readyz`, `/metrics` and the admin site. Device telemetry
+//! and status go to the ingest pipeline ([`crate::ingest`]) — from an external broker only: the
+//! embedded broker hands them to the pipeline itself, so that a device's message is acknowledged only
+//! once it is stored — replies to waiting commands ([`commands`]), program progress to the live hub.
 //!
 //! Every instance subscribes to every device topic (no shared subscription): each one can serve the
 //! live streams of its own browsers, and storage is idempotent per (device, seq).
 
 pub mod commands;
 pub mod decode;
-pub mod ingest;
 
 use std::time::Duration;
 
@@ -24,23 +24,24 @@ use tokio_util::sync::CancellationToken;
 
 use commands::CommandBus;
 use decode::TopicKind;
-use ingest::{IngestContext, IngestState};
 
-use crate::{backoff::Backoff, store::telemetry::IngestBatch};
+use crate::{
+    backoff::Backoff,
+    ingest::{self, Ack, IngestContext, IngestInlet},
+    store::telemetry::IngestBatch,
+};
 
-/// What the bridge subscribes to.
-const SUBSCRIPTIONS: [&str; 4] = [
-    "devices/+/telemetry",
-    "devices/+/status",
-    "devices/+/reply/#",
-    "devices/+/program",
-];
-/// Messages waiting for the ingest pipeline before the bridge stops reading from the broker.
-const INGEST_QUEUE: usize = 10_000;
+/// The device data the bridge subscribes to when it takes it from the broker.
+const DATA_SUBSCRIPTIONS: [&str; 2] = ["devices/+/telemetry", "devices/+/status"];
+/// What the bridge always subscribes to.
+const SUBSCRIPTIONS: [&str; 2] = ["devices/+/reply/#", "devices/+/program"];
 /// Program progress messages waiting to be recorded (each is a transaction of its own).
 const PROGRESS_QUEUE: usize = 1_000;
 /// Requests to the MQTT client waiting for its event loop.
 const REQUEST_QUEUE: usize = 10_000;
+/// Largest packet between the bridge and the broker, both ways: a brew program of a large recipe is
+/// far bigger than anything a device sends (`mqtt.max_packet_size` bounds those).
+pub const BRIDGE_MAX_PACKET_SIZE: u32 = 256 * 1024;
 
 /// Where and how the bridge connects.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,11 +114,17 @@ pub enum BridgeState {
 pub struct Bridge {
     client: AsyncClient,
     state: watch::Receiver<BridgeState>,
-    ingest_state: watch::Receiver<IngestState>,
     commands: CommandBus,
     task: JoinHandle<()>,
-    ingest: JoinHandle<()>,
     progress: JoinHandle<()>,
+}
+
+/// What the bridge does with device telemetry and status.
+pub enum DeviceData {
+    /// Subscribes to it and hands it to the pipeline (an external broker).
+    Subscribe(IngestInlet),
+    /// Leaves it alone: the embedded broker hands it to the pipeline itself.
+    Leave,
 }
 
 /// Longest pause between two connection attempts.
@@ -128,7 +135,7 @@ impl Bridge {
     pub fn start(
         endpoint: &BrokerEndpoint,
         client_id: &str,
-        max_packet_size: usize,
+        data: DeviceData,
         context: IngestContext,
         shutdown: CancellationToken,
     ) -> Self {
@@ -137,7 +144,10 @@ impl Bridge {
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(30))
-            .set_max_packet_size(max_packet_size, max_packet_size);
+            .set_max_packet_size(
+                BRIDGE_MAX_PACKET_SIZE as usize,
+                BRIDGE_MAX_PACKET_SIZE as usize,
+            );
         if let (Some(username), password) = (&endpoint.username, &endpoint.password) {
             options.set_credentials(username.clone(), password.clone().unwrap_or_default());
         }
@@ -149,15 +159,6 @@ impl Bridge {
         let (client, event_loop) = AsyncClient::new(options, REQUEST_QUEUE);
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
         let commands = CommandBus::new(client.clone(), state.clone(), context.inspector.clone());
-        let (to_ingest, from_bridge) = mpsc::channel(INGEST_QUEUE);
-        let (ingest_state_tx, ingest_state) = watch::channel(IngestState::Writing);
-        let ingest = tokio::spawn(ingest::run(
-            from_bridge,
-            client.clone(),
-            context.clone(),
-            ingest_state_tx,
-            shutdown.clone(),
-        ));
         let (to_progress, progress_messages) = mpsc::channel(PROGRESS_QUEUE);
         let progress = tokio::spawn(record_progress(
             progress_messages,
@@ -166,7 +167,7 @@ impl Bridge {
         ));
         let router = Router {
             client: client.clone(),
-            to_ingest,
+            data,
             to_progress,
             commands: commands.clone(),
             context,
@@ -175,10 +176,8 @@ impl Bridge {
         Self {
             client,
             state,
-            ingest_state,
             commands,
             task,
-            ingest,
             progress,
         }
     }
@@ -193,15 +192,11 @@ impl Bridge {
         self.state.clone()
     }
 
-    /// A receiver that always sees whether the ingest pipeline can write.
-    pub fn ingest_receiver(&self) -> watch::Receiver<IngestState> {
-        self.ingest_state.clone()
-    }
-
-    /// Disconnects cleanly and waits for the connection and ingest tasks to end (at most two seconds).
+    /// Disconnects cleanly and waits for the connection and progress tasks to end (at most two
+    /// seconds).
     pub async fn stop(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.disconnect()).await;
-        for task in [self.task, self.ingest, self.progress] {
+        for task in [self.task, self.progress] {
             let abort = task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), task)
                 .await
@@ -216,7 +211,7 @@ impl Bridge {
 /// Where incoming messages go.
 struct Router {
     client: AsyncClient,
-    to_ingest: mpsc::Sender<Publish>,
+    data: DeviceData,
     to_progress: mpsc::Sender<Publish>,
     commands: CommandBus,
     context: IngestContext,
@@ -225,7 +220,11 @@ struct Router {
 impl Router {
     /// Subscribes to the device topics (again after every connect: a new session has none).
     fn subscribe(&self) {
-        for topic in SUBSCRIPTIONS {
+        let data: &[&str] = match self.data {
+            DeviceData::Subscribe(_) => &DATA_SUBSCRIPTIONS,
+            DeviceData::Leave => &[],
+        };
+        for &topic in SUBSCRIPTIONS.iter().chain(data) {
             // Never await the client here: only this task drains its queue.
             if let Err(error) = self.client.try_subscribe(topic, QoS::AtLeastOnce) {
                 tracing::warn!(%error, topic, "bridge could not subscribe");
@@ -235,6 +234,19 @@ impl Router {
 
     async fn route(&self, message: Publish) {
         let parsed = decode::parse_topic(&message.topic).map(|(id, kind)| (id.to_string(), kind));
+        if let (Some((_, TopicKind::Telemetry | TopicKind::Status)), DeviceData::Subscribe(inlet)) =
+            (&parsed, &self.data)
+        {
+            // Waits when the pipeline is full: the broker then holds messages back. The pipeline
+            // shows it to the message inspector and acknowledges it once stored.
+            if !inlet
+                .submit(message, Ack::Bridge(self.client.clone()))
+                .await
+            {
+                tracing::debug!("ingest pipeline stopped");
+            }
+            return;
+        }
         if let Some((device_id, _)) = &parsed {
             self.context.inspector.observe(
                 device_id,
@@ -246,11 +258,7 @@ impl Router {
         }
         match parsed {
             Some((_, TopicKind::Telemetry | TopicKind::Status)) => {
-                // Waits when the pipeline is full: the broker then holds messages back.
-                if self.to_ingest.send(message).await.is_err() {
-                    tracing::debug!("ingest pipeline stopped");
-                }
-                return;
+                tracing::debug!(topic = %message.topic, "device data the embedded broker takes");
             }
             Some((device_id, TopicKind::Reply)) => {
                 if let Err(reason) = self.commands.complete(&device_id, &message.payload) {
@@ -337,7 +345,7 @@ async fn record_program_event(context: &IngestContext, device_id: String, messag
         }
         Err(bad) => {
             let batch = IngestBatch {
-                errors: vec![ingest::refusal(context, &device_id, message, bad)],
+                errors: vec![ingest::refusal_record(context, &device_id, message, bad)],
                 ..IngestBatch::default()
             };
             if let Err(error) = context.store.ingest(&batch).await {

@@ -15,8 +15,8 @@ use rmqtt::{
     hook::{Handler, HookResult, Parameter, ReturnType, Type},
     subscribe::SharedSubscription,
     types::{
-        AuthResult, ClientId, ConnectInfo, Id, IsOnline, LastWill, NodeId, PublishAclResult,
-        PublishResult, SharedGroup, SubscribeAclResult, SubscriptionIdentifier,
+        AuthResult, ClientId, ConnectInfo, FromType, Id, IsOnline, LastWill, NodeId, Publish,
+        PublishAclResult, PublishResult, SharedGroup, SubscribeAclResult, SubscriptionIdentifier,
         SubscriptionOptions, TopicName,
     },
 };
@@ -24,7 +24,17 @@ use rmqtt::{
 use proto::Message as _;
 
 use super::{BrokerSettings, LISTENER_PLAIN, LISTENER_TLS};
-use crate::{errors::ErrorTracker, observability::Metrics, store::Store};
+use crate::{
+    bridge::decode::{self, TopicKind},
+    errors::ErrorTracker,
+    ingest::{Ack, IngestInlet},
+    observability::Metrics,
+    store::Store,
+};
+
+/// Longest a device's telemetry or status message waits to be stored before the device is
+/// disconnected without an acknowledgement (it keeps the message and sends it again).
+pub const STORE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Who may connect.
 pub struct Policy {
@@ -221,6 +231,61 @@ struct Hooks {
     policy: Policy,
     metrics: Arc<Metrics>,
     rate: RateLimiter,
+    ingest: IngestInlet,
+}
+
+impl Hooks {
+    /// Hands a device's telemetry or status to the ingest pipeline and waits until it is stored:
+    /// only then does the device get its acknowledgement. One not stored within [`STORE_WITHIN`] is
+    /// refused with a disconnect and no acknowledgement, so the device sends it again later — under
+    /// overload the broker pushes back instead of dropping what it acknowledged.
+    async fn store(&self, device_id: &str, publish: &Publish) -> PublishAclResult {
+        let (stored_tx, stored) = tokio::sync::oneshot::channel();
+        let handed = async {
+            self.ingest
+                .submit(pipeline_message(publish), Ack::Broker(stored_tx))
+                .await
+                && stored.await.is_ok()
+        };
+        if tokio::time::timeout(STORE_WITHIN, handed)
+            .await
+            .unwrap_or(false)
+        {
+            return PublishAclResult::allow();
+        }
+        self.metrics.broker_store_refused.inc();
+        self.policy.errors.record(
+            "device.not_stored_in_time",
+            format!("device:{device_id}"),
+            format!(
+                "a message on {} was not stored within {} s (server busy or database unavailable): \
+                 the device was disconnected without an acknowledgement and sends it again",
+                publish.topic,
+                STORE_WITHIN.as_secs()
+            ),
+        );
+        tracing::warn!(device_id, topic = %publish.topic, "device message not stored in time; disconnecting the device without acknowledging it");
+        PublishAclResult::rejected(true, Some("server busy".into()))
+    }
+}
+
+/// Whether a topic carries device data the ingest pipeline stores (telemetry, status).
+fn is_device_data(topic: &str) -> bool {
+    matches!(
+        decode::parse_topic(topic),
+        Some((_, TopicKind::Telemetry | TopicKind::Status))
+    )
+}
+
+/// The pipeline's form of a message a device is publishing now (the payload is shared, not copied).
+/// Its retain flag stays off whatever the device asked: to the pipeline "retained" means replayed by
+/// the broker, not news from the device.
+fn pipeline_message(publish: &Publish) -> rumqttc::Publish {
+    rumqttc::Publish::from_bytes(
+        publish.topic.to_string(),
+        rumqttc::QoS::AtLeastOnce,
+        publish.payload.clone(),
+    )
 }
 
 /// Installs the hooks on a broker context.
@@ -229,11 +294,13 @@ pub async fn register(
     policy: Policy,
     metrics: Arc<Metrics>,
     rate: RateLimiter,
+    ingest: IngestInlet,
 ) {
     let hooks = Arc::new(Hooks {
         policy,
         metrics,
         rate,
+        ingest,
     });
     let register = context.extends.hook_mgr().register();
     for kind in [
@@ -291,7 +358,7 @@ impl Handler for SharedHooks {
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
-            Parameter::MessagePublishCheckAcl(session, publish)
+            Parameter::MessagePublishCheckAcl(session, _)
                 if !hooks.rate.allow(&session.id.client_id, Instant::now()) =>
             {
                 hooks.metrics.broker_rate_limited.inc();
@@ -303,10 +370,16 @@ impl Handler for SharedHooks {
                         session.id.client_id
                     ),
                 );
+                // MQTT 3.1.1 has no refusing PUBACK: an acknowledgement there would tell the device
+                // the message arrived. Such a device is disconnected instead and keeps the message.
+                let is_v5 = session
+                    .connect_info()
+                    .await
+                    .is_ok_and(|info| info.proto_ver() >= 5);
                 let refused = PublishResult::reason_code(
                     PublishAckReason::QuotaExceeded,
                     Some("rate limited".into()),
-                    false,
+                    !is_v5,
                 );
                 (
                     false,
@@ -314,12 +387,13 @@ impl Handler for SharedHooks {
                 )
             }
             Parameter::MessagePublishCheckAcl(session, publish) => {
-                let result = if device_may_publish(
-                    &session.id.client_id,
-                    &publish.topic,
-                    publish.retain,
-                ) {
-                    PublishAclResult::allow()
+                let device_id: &str = &session.id.client_id;
+                let result = if device_may_publish(device_id, &publish.topic, publish.retain) {
+                    if is_device_data(&publish.topic) {
+                        hooks.store(device_id, publish).await
+                    } else {
+                        PublishAclResult::allow()
+                    }
                 } else {
                     tracing::info!(client_id = %session.id.client_id, topic = %publish.topic, "MQTT publish refused");
                     hooks.policy.errors.record(
@@ -344,12 +418,31 @@ impl Handler for SharedHooks {
                 hooks.metrics.broker_device_connects.inc();
                 (true, acc)
             }
-            Parameter::MessagePublish(..) => {
+            Parameter::MessagePublish(_, from, publish) => {
                 hooks.metrics.broker_received.inc();
+                // A device's last will skips the publish checks: stored here, nobody to acknowledge.
+                // (Its topic was checked at connect.)
+                if matches!(from.typ(), FromType::LastWill)
+                    && from.id.lid() == LISTENER_TLS
+                    && is_device_data(&publish.topic)
+                {
+                    let handed = hooks.ingest.submit(pipeline_message(publish), Ack::Nobody);
+                    if !tokio::time::timeout(STORE_WITHIN, handed)
+                        .await
+                        .unwrap_or(false)
+                    {
+                        tracing::warn!(topic = %publish.topic, "a device's last will could not be handed to ingest");
+                    }
+                }
                 (true, acc)
             }
             Parameter::MessageDelivered(..) => {
                 hooks.metrics.broker_delivered.inc();
+                (true, acc)
+            }
+            // A publish refused on arrival (not allowed, rate limited, not stored in time) was never
+            // acknowledged: its sender was told and keeps it. Counted where it is refused instead.
+            Parameter::MessageDropped(_, _, _, rmqtt::types::Reason::PublishResult(_)) => {
                 (true, acc)
             }
             Parameter::MessageDropped(..) => {

@@ -3,7 +3,8 @@
 //!
 //! Listeners: a plain one on loopback for the server's own bridge (user name and password), and a TLS
 //! one for devices (a client certificate from the platform CA; CN = device id = client id). Anonymous
-//! clients are refused on every listener.
+//! clients are refused on every listener. A device's telemetry and status go straight from the hooks
+//! to the ingest pipeline, and the device's acknowledgement waits until they are stored.
 
 mod hooks;
 pub mod mosquitto;
@@ -42,7 +43,8 @@ pub struct BrokerSettings {
     /// The bridge's credentials on the plain listener.
     pub bridge_username: String,
     pub bridge_password: String,
-    /// Largest packet accepted, bytes.
+    /// Largest packet accepted from a device, bytes (the bridge's listener takes
+    /// [`crate::bridge::BRIDGE_MAX_PACKET_SIZE`]).
     pub max_packet_size: u32,
     /// How long a client may take for its TLS handshake, and again for its CONNECT.
     pub connect_timeout: Duration,
@@ -58,6 +60,8 @@ pub struct BrokerSettings {
     pub store: crate::store::Store,
     /// Where refused connections and ACL denials are counted for the admin site.
     pub errors: crate::errors::ErrorTracker,
+    /// Where devices' telemetry and status go; each is acknowledged to its device once stored.
+    pub ingest: crate::ingest::IngestInlet,
 }
 
 /// The embedded broker could not start.
@@ -107,12 +111,19 @@ impl EmbeddedBroker {
         *context.extends.retain_mut().await = Box::new(retain::InMemoryRetain::default());
         *context.extends.shared_subscription_mut().await = Box::new(hooks::RoundRobin::default());
         let rate = hooks::RateLimiter::new(settings.messages_per_second, settings.message_burst);
-        hooks::register(&context, hooks::Policy::new(&settings), metrics, rate).await;
+        hooks::register(
+            &context,
+            hooks::Policy::new(&settings),
+            metrics,
+            rate,
+            settings.ingest.clone(),
+        )
+        .await;
 
         let plain_addr = settings.plain_addr;
         let plain_error =
             |error: rmqtt::Error| listen_error(plain_addr, "mqtt.port", &error.to_string());
-        let mut plain = listener(&settings, plain_addr)
+        let mut plain = listener(&settings, plain_addr, crate::bridge::BRIDGE_MAX_PACKET_SIZE)
             .bind()
             .map_err(plain_error)?
             .tcp()
@@ -124,7 +135,7 @@ impl EmbeddedBroker {
         let tls_error =
             |error: rmqtt::Error| listen_error(tls.addr, "mqtt.tls_port", &error.to_string());
         let path = |path: &std::path::Path| path.to_string_lossy().to_string();
-        let mut devices = listener(&settings, tls.addr)
+        let mut devices = listener(&settings, tls.addr, settings.max_packet_size)
             .tls_cert(Some(path(&tls.cert)))
             .tls_key(Some(path(&tls.key)))
             .tls_client_ca_certs(Some(path(&tls.client_ca)))
@@ -234,13 +245,13 @@ impl BrokerHandle {
 }
 
 /// The listener settings every listener shares.
-fn listener(settings: &BrokerSettings, addr: SocketAddr) -> Builder {
+fn listener(settings: &BrokerSettings, addr: SocketAddr, max_packet_size: u32) -> Builder {
     Builder::new()
         .name("mqtt")
         .laddr(addr)
         .reuseaddr(Some(true))
         .allow_anonymous(false)
-        .max_packet_size(settings.max_packet_size)
+        .max_packet_size(max_packet_size)
         // A silent or slow client is closed after this, in its TLS handshake and again before its
         // CONNECT; a CONNECT that waited this long for its checks is refused (server unavailable).
         .handshake_timeout(settings.connect_timeout)

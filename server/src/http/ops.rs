@@ -9,7 +9,7 @@ use axum::{
 use serde::Serialize;
 
 use super::{AppState, identity::ClientOrigin};
-use crate::bridge::{BridgeState, ingest::IngestState};
+use crate::{bridge::BridgeState, ingest::IngestState};
 
 /// Liveness: the process serves HTTP.
 pub async fn healthz() -> &'static str {

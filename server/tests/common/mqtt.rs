@@ -30,6 +30,7 @@ pub enum Seen {
 pub struct TestClient {
     pub client: AsyncClient,
     events: mpsc::UnboundedReceiver<Seen>,
+    acknowledged: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Options for a device connecting over TLS with a client certificate.
@@ -120,11 +121,16 @@ impl TestClient {
         .unwrap_or_else(|_| Err("no answer to CONNECT".to_string()));
         connected?;
         let (sender, events) = mpsc::unbounded_channel();
+        let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let acks = acknowledged.clone();
         tokio::spawn(async move {
             loop {
                 match event_loop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let _ = sender.send(Seen::Publish(publish));
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                     Ok(Event::Incoming(Packet::SubAck(ack))) => {
                         let _ = sender.send(Seen::SubAck(ack.return_codes));
@@ -141,7 +147,16 @@ impl TestClient {
                 }
             }
         });
-        Ok(Self { client, events })
+        Ok(Self {
+            client,
+            events,
+            acknowledged,
+        })
+    }
+
+    /// How many of its publishes the broker has acknowledged so far.
+    pub fn acknowledged(&self) -> usize {
+        self.acknowledged.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Subscribes and returns the broker's answer for the filter.
