@@ -1457,3 +1457,52 @@ async fn failed_form_posts_of_visitors_store_nothing_and_the_flash_is_shown_once
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn changing_the_email_takes_the_password() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    app.signup(&browser, "move@example.com", PASSWORD).await;
+    let patch = |body: Value| {
+        let request = browser.patch(app.url("/api/v1/me")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // A held session alone cannot move the account to another email.
+    let (status, problem) = patch(json!({ "email": "thief@example.com" })).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["fields"]["current_password"].is_string(),
+        "{problem}"
+    );
+    let (status, problem) = patch(json!({
+        "email": "thief@example.com",
+        "current_password": "not-the-password",
+    }))
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["fields"]["current_password"], "This is not your password.",
+        "{problem}"
+    );
+    // Other changes need no password; the email stays as it was.
+    let (status, me) = patch(json!({ "name": "Mover", "email": "move@example.com" })).await;
+    assert_eq!(
+        (status, me["email"].as_str()),
+        (StatusCode::OK, Some("move@example.com"))
+    );
+    let (status, me) = patch(json!({
+        "email": "moved@example.com",
+        "current_password": PASSWORD,
+    }))
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["email"], "moved@example.com");
+    let login = app
+        .login(&app.browser(), "moved@example.com", PASSWORD)
+        .await;
+    assert_eq!(login.status(), 200);
+    app.stop().await;
+}

@@ -67,11 +67,18 @@ fn Account(user: User, tokens: Vec<ApiToken>, flash: Option<Flash>) -> impl Into
 #[component]
 fn ProfileCard(user: User, flash: Option<Flash>) -> impl IntoView {
     // After a failed save, show what was typed; otherwise what is stored.
-    let typed = |field| {
-        Flash::error(&flash, "profile", field).map(|_| Flash::value(&flash, "profile", field))
+    let failed = flash
+        .as_ref()
+        .is_some_and(|flash| flash.form == "profile" && !flash.errors.is_empty());
+    let typed = |field, stored| {
+        if failed {
+            Flash::value(&flash, "profile", field)
+        } else {
+            stored
+        }
     };
-    let name = typed("name").unwrap_or(user.name);
-    let email = typed("email").unwrap_or(user.email);
+    let name = typed("name", user.name);
+    let email = typed("email", user.email);
     let units = user.units;
     view! {
         <Card id="profile" title="Profile">
@@ -81,6 +88,10 @@ fn ProfileCard(user: User, flash: Option<Flash>) -> impl IntoView {
                     value=name error=Flash::error(&flash, "profile", "name") />
                 <Field form="profile" name="email" label="Email" kind="email" autocomplete="email"
                     value=email error=Flash::error(&flash, "profile", "email") />
+                <Field form="profile" name="current_password" label="Password, to change the email"
+                    kind="password" autocomplete="current-password" required=false
+                    hint="Needed only when the email changes."
+                    error=Flash::error(&flash, "profile", "current_password") />
                 <div>
                     <label for="profile-units" class="block text-sm font-medium">"Units in recipes"</label>
                     <select id="profile-units" name="units" class="mt-1 block rounded-md border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-800">

@@ -183,6 +183,7 @@ pub struct ProfileForm {
     name: String,
     email: String,
     units: Option<String>,
+    current_password: String,
 }
 
 async fn update_profile(
@@ -195,6 +196,7 @@ async fn update_profile(
         name: Some(form.name.clone()),
         email: Some(form.email.clone()),
         units: form.units.clone(),
+        current_password: Some(form.current_password.clone()),
     };
     let flash = match state.services.update_me(&actor, change, &origin).await {
         Ok(_) => notice("profile", "Profile saved."),

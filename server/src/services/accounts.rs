@@ -44,6 +44,9 @@ pub struct ProfileChange {
     pub email: Option<String>,
     /// `metric` or `imperial`.
     pub units: Option<String>,
+    /// The account's password, needed to change the email (whoever holds a session alone must not
+    /// take the account over by moving its email).
+    pub current_password: Option<String>,
 }
 
 fn check_email(email: &str, errors: &mut BTreeMap<&'static str, String>) {
@@ -393,6 +396,24 @@ impl Services {
             }),
         };
         ok_or_invalid(errors)?;
+        if email != current.email {
+            match change
+                .current_password
+                .as_deref()
+                .filter(|plain| !plain.is_empty())
+            {
+                None => {
+                    return Err(ServiceError::field(
+                        "current_password",
+                        "Enter your password to change your email.",
+                    ));
+                }
+                Some(plain) => {
+                    self.check_own_password(&current, plain, "current_password", origin)
+                        .await?;
+                }
+            }
+        }
         match self
             .store
             .user_update_profile(&current.id, &name, &email, units, Utc::now())

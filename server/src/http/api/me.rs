@@ -29,9 +29,11 @@ pub struct ProfileBody {
     email: Option<String>,
     /// `metric` or `imperial`: how recipes show amounts.
     units: Option<String>,
+    /// The account's password: required when `email` changes.
+    current_password: Option<String>,
 }
 
-/// `PATCH /me`: changes name, email and/or units.
+/// `PATCH /me`: changes name, email and/or units; changing the email takes the password.
 #[utoipa::path(
     patch,
     path = "/me",
@@ -40,7 +42,9 @@ pub struct ProfileBody {
     request_body(content = ProfileBody, example = json!({"name": "Ada L.", "units": "imperial"})),
     responses(
         (status = 200, description = "The changed account", body = User, example = json!({"id": "0193a5f2-7c1e-7d10-9a52-1b2c3d4e5f60", "email": "ada@example.com", "name": "Ada", "role": "brewer", "units": "metric", "disabled": false, "created_at": "2026-11-22T10:00:00Z"})),
-        (status = 422, description = "`validation_failed`: a field is wrong, or `fields.email`: an account with this email exists already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is wrong, `fields.current_password`: the email changes and the password is missing or wrong, or `fields.email`: an account with this email exists already", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords; wait for `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn update(
@@ -53,6 +57,7 @@ pub async fn update(
         name: body.name,
         email: body.email,
         units: body.units,
+        current_password: body.current_password,
     };
     Ok(Json(
         state.services.update_me(&actor, change, &origin).await?,
