@@ -47,7 +47,45 @@ async fn answers_carry_security_headers_and_pages_are_not_cached() {
             "{path}: {policy}"
         );
         assert_eq!(headers["cache-control"], "no-store", "{path}");
+        if path.starts_with("/api") || path == "/healthz" {
+            assert!(policy.contains("script-src 'none'"), "{path}: {policy}");
+        }
     }
+    // A page runs only the scripts that carry this answer's nonce (and what they load): its own
+    // hydration scripts. Each answer has a nonce of its own.
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let response = app.client.get(app.url("/login")).send().await.unwrap();
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("no script nonce: {policy}"))
+            .to_string();
+        assert!(
+            policy.contains("'strict-dynamic' 'wasm-unsafe-eval'"),
+            "{policy}"
+        );
+        let html = response.text().await.unwrap();
+        let tags: Vec<&str> = html
+            .split("<script")
+            .skip(1)
+            .map(|rest| rest.split('>').next().unwrap_or_default())
+            .collect();
+        assert!(!tags.is_empty(), "{html}");
+        for tag in tags {
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "a script without this answer's nonce: <script{tag}>"
+            );
+        }
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1]);
     let asset = app
         .client
         .get(app.url("/pkg/brewlink.wasm"))
