@@ -174,7 +174,12 @@ impl Services {
         let sealed = issued
             .key_pem
             .as_deref()
-            .map(|key| support.pki.sealer().seal(key))
+            .map(|key| {
+                support
+                    .pki
+                    .sealer()
+                    .seal(key, &key_owner(&id, &issued.serial))
+            })
             .transpose()?;
         let certificate = new_certificate(&issued, sealed.as_deref());
         let quota = support.per_user;
@@ -290,7 +295,12 @@ impl Services {
         let sealed = issued
             .key_pem
             .as_deref()
-            .map(|key| support.pki.sealer().seal(key))
+            .map(|key| {
+                support
+                    .pki
+                    .sealer()
+                    .seal(key, &key_owner(id, &issued.serial))
+            })
             .transpose()?;
         let revoked = self
             .store
@@ -359,7 +369,12 @@ impl Services {
         let key = current
             .sealed_key
             .as_deref()
-            .map(|sealed| support.pki.sealer().open(sealed))
+            .map(|sealed| {
+                support
+                    .pki
+                    .sealer()
+                    .open(sealed, &key_owner(id, &current.info.serial))
+            })
             .transpose()?;
         let settings = self.connection_settings(id)?;
         let bytes = zip_bundle(
@@ -437,6 +452,11 @@ pub async fn write_revocation_list(
         .collect();
     pki.write_crl(&revoked)?;
     Ok(())
+}
+
+/// What a sealed device key is bound to: its device and its certificate.
+fn key_owner(device_id: &str, serial: &str) -> String {
+    format!("device:{device_id}/certificate:{serial}")
 }
 
 fn new_certificate<'a>(
