@@ -132,8 +132,13 @@ impl Application {
                         key: broker_key,
                         client_ca: pki.ca_path(),
                     },
-                    store: Store::connect(&config.database_url(), CONNECT_CHECK_CONNECTIONS)
-                        .await?,
+                    // A crowd of connects queues for these; each waits as long as a connect may take.
+                    store: Store::connect_waiting(
+                        &config.database_url(),
+                        CONNECT_CHECK_CONNECTIONS,
+                        std::time::Duration::from_millis(config.mqtt.connect_timeout_ms.max(1)),
+                    )
+                    .await?,
                     errors: errors.clone(),
                     ingest: ingest.inlet(),
                 },

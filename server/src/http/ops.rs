@@ -35,16 +35,25 @@ struct Readiness {
 /// Readiness: 200 when the database answers, the bridge is connected to the broker and the ingest
 /// pipeline can write, else 503.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = match state.store.ping().await {
-        Ok(()) => Check {
+    // Within a second: a database that is away must not hold the answer up.
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
+    let database = match ping {
+        Ok(Ok(())) => Check {
             ok: true,
             detail: state.store.backend().name().to_string(),
         },
-        Err(error) => {
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: database unreachable");
             Check {
                 ok: false,
                 detail: "database unreachable".to_string(),
+            }
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer within a second");
+            Check {
+                ok: false,
+                detail: "database not answering".to_string(),
             }
         }
     };

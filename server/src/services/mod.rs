@@ -71,7 +71,11 @@ impl From<Denied> for ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "store error");
-        Self::Internal(error.to_string())
+        if error.is_unavailable() {
+            Self::Unavailable("the database is not answering".to_string())
+        } else {
+            Self::Internal(error.to_string())
+        }
     }
 }
 

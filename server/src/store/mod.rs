@@ -94,6 +94,27 @@ impl StoreError {
         }
     }
 
+    /// Whether the database could not be reached or is shutting down (as opposed to refusing a
+    /// query): callers answer "unavailable, try again" rather than "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            Self::Database(sqlx::Error::Database(error)) => error
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|error| {
+                    // Connection exceptions and an administrator's shutdown.
+                    error.code().starts_with("08") || error.code().starts_with("57P")
+                }),
+            _ => false,
+        }
+    }
+
     /// Turns a unique-constraint violation into [`StoreError::Conflict`].
     pub(crate) fn from_write(error: sqlx::Error) -> Self {
         match &error {
@@ -137,6 +158,10 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     format!("%{}%", like_escape(&search_key(text.trim())))
 }
 
+/// Longest a caller of the main pool waits for a database connection (while the database is away,
+/// sqlx keeps trying to connect until then); past it an HTTP request is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The database behind every service.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -147,12 +172,21 @@ pub struct Store {
 impl Store {
     /// Opens a connection pool. For SQLite the file is created when missing and switched to WAL mode.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_waiting(url, max_connections, ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Store::connect`], with callers waiting up to `wait` for a connection.
+    pub async fn connect_waiting(
+        url: &str,
+        max_connections: u32,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(wait)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -61,6 +61,14 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// A database the test made itself (nothing is dropped with this value).
+    pub fn existing(url: String) -> Self {
+        Self {
+            url,
+            postgres_name: None,
+        }
+    }
+
     /// A fresh database on this run's store ([`Db::from_env`]).
     pub async fn fresh(dir: &std::path::Path) -> Self {
         Self::create(Db::from_env(), dir).await
