@@ -5,8 +5,9 @@
 //! embedded broker hands them to the pipeline itself, so that a device's message is acknowledged only
 //! once it is stored — replies to waiting commands ([`commands`]), program progress to the live hub.
 //!
-//! Every instance subscribes to every device topic (no shared subscription): each one can serve the
-//! live streams of its own browsers, and storage is idempotent per (device, seq).
+//! On an external broker every instance subscribes to every device topic (no shared subscription):
+//! each one can serve the live streams of its own browsers, and storage is idempotent per
+//! (device, seq).
 
 pub mod commands;
 pub mod decode;
