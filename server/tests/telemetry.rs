@@ -1455,8 +1455,9 @@ fn running_as_root() -> bool {
         .is_ok_and(|output| output.stdout.starts_with(b"0\n"))
 }
 
-/// PostgreSQL stopped for 5 s under a device's stream: HTTP keeps answering and says so within 2 s,
-/// nothing is acknowledged meanwhile, and once the database is back every sample is stored once.
+/// PostgreSQL stopped for 5 s under a device's stream: `/readyz` says so within 2 s, `/healthz`
+/// answers, nothing is acknowledged meanwhile, and once the database is back every sample is stored
+/// once.
 /// (Past the broker's 10 s limit the device is disconnected; rumqttc then drops its unacknowledged
 /// messages when the broker reports no session, which this test's device model cannot track yet.)
 #[tokio::test]
@@ -1576,18 +1577,6 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
     }
     let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(healthz.status(), 200, "the process is alive");
-    let asked = tokio::time::Instant::now();
-    let (code, problem) = app.get_json(&token, "/api/v1/devices").await;
-    assert_eq!(
-        (code, problem["code"].as_str()),
-        (503, Some("unavailable")),
-        "{problem}"
-    );
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "answered after {:?}",
-        asked.elapsed()
-    );
     // Nothing is acknowledged while nothing can be stored (a batch in commit as the database went
     // may still be).
     tokio::time::sleep(Duration::from_secs(1)).await;

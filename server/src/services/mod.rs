@@ -233,3 +233,21 @@ impl Services {
         .map_err(|error| ServiceError::Internal(error.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_an_internal_error() {
+        let away = ServiceError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert!(matches!(away, ServiceError::Unavailable(_)), "{away:?}");
+        let problem = crate::http::Problem::from(away);
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (503, "unavailable")
+        );
+        let broken = ServiceError::from(StoreError::Database(sqlx::Error::RowNotFound));
+        assert!(matches!(broken, ServiceError::Internal(_)), "{broken:?}");
+    }
+}

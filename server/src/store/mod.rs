@@ -159,8 +159,9 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 }
 
 /// Longest a caller of the main pool waits for a database connection (while the database is away,
-/// sqlx keeps trying to connect until then); past it an HTTP request is answered 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// sqlx keeps trying to connect until then); past it an HTTP request is answered 503. Not shorter:
+/// with 1.5 s, starting servers in parallel on a busy 2-core machine timed out opening SQLite.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The database behind every service.
 #[derive(Debug, Clone)]
