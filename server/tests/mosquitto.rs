@@ -84,6 +84,15 @@ async fn mosquitto_with_the_generated_configuration_enforces_the_device_rules() 
         String::from_utf8_lossy(&output.stderr)
     );
     let conf = out.path().join("mosquitto.conf");
+    // Mosquitto has one packet limit for every listener: the bridge's brew programs must fit.
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!(
+            "max_packet_size {}\n",
+            brewlink::bridge::BRIDGE_MAX_PACKET_SIZE
+        )),
+        "{text}"
+    );
     let status = Command::new("mosquitto_passwd")
         .args(["-c", "-b"])
         .arg(out.path().join("mosquitto.passwd"))
