@@ -360,21 +360,10 @@ async fn silent_sockets_are_closed_and_do_not_keep_devices_out() {
     assert!(clean && took < Duration::from_secs(12), "{took:?}");
 }
 
-/// What a device was told arrived, and what it still has to send.
-#[derive(Default)]
-struct Delivery {
-    /// Sequence numbers in the order they were handed to the client, not yet written out.
-    queued: std::collections::VecDeque<u64>,
-    /// Packet id -> the sequence number it carries.
-    in_flight: std::collections::HashMap<u16, u64>,
-    acknowledged: std::collections::BTreeSet<u64>,
-}
-
 /// SIGKILL mid-stream on the embedded broker: every message the device was told had arrived is in
 /// the database, and after a restart the device's resent rest is stored exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_had_stored_all_it_acknowledged() {
-    use std::sync::{Arc, Mutex};
     const SAMPLES: u64 = 5_000;
     let mut server = Server::new().await;
     server.start().await;
@@ -424,47 +413,19 @@ async fn a_killed_server_had_stored_all_it_acknowledged() {
     };
 
     // The device streams as fast as the broker lets it, keeping track of each acknowledgement.
-    let delivery = Arc::new(Mutex::new(Delivery::default()));
-    let (client, mut event_loop) = rumqttc::AsyncClient::new(common::mqtt::device(tls, &files), 10);
-    let watcher = tokio::spawn({
-        let delivery = delivery.clone();
-        async move {
-            // Ends with the connection (the kill).
-            while let Ok(event) = event_loop.poll().await {
-                let mut delivery = delivery.lock().unwrap();
-                match event {
-                    rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => {
-                        if let Some(seq) = delivery.queued.pop_front() {
-                            delivery.in_flight.insert(pkid, seq);
-                        }
-                    }
-                    rumqttc::Event::Incoming(rumqttc::Packet::PubAck(ack)) => {
-                        if let Some(seq) = delivery.in_flight.remove(&ack.pkid) {
-                            delivery.acknowledged.insert(seq);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    });
+    let device = common::mqtt::TrackedDevice::start(common::mqtt::device(tls, &files));
     let publisher = tokio::spawn({
-        let (client, delivery, topic) = (client.clone(), delivery.clone(), topic.clone());
+        let (device, topic) = (device.clone(), topic.clone());
         async move {
             for seq in 1..=SAMPLES {
-                delivery.lock().unwrap().queued.push_back(seq);
-                if client
-                    .publish(&topic, rumqttc::QoS::AtLeastOnce, false, payload(seq))
-                    .await
-                    .is_err()
-                {
+                if !device.publish(&topic, seq, payload(seq)).await {
                     return;
                 }
             }
         }
     });
     let started = Instant::now();
-    while delivery.lock().unwrap().acknowledged.len() < 300 {
+    while device.acknowledged().len() < 300 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the stream never got going"
@@ -479,9 +440,9 @@ async fn a_killed_server_had_stored_all_it_acknowledged() {
         .unwrap();
     assert!(status.success());
     child.wait().await.unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
+    device.stop();
     publisher.abort();
-    let acknowledged = std::mem::take(&mut delivery.lock().unwrap().acknowledged);
+    let acknowledged = device.acknowledged();
     assert!(
         (acknowledged.len() as u64) < SAMPLES,
         "killed mid-stream, not after it"

@@ -884,10 +884,6 @@ async fn a_message_the_store_refuses_is_kept_as_an_error_and_the_rest_is_stored(
 /// without one and sends the messages again; nothing acknowledged is ever missing.
 #[tokio::test]
 async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
     let app = TestApp::spawn().await;
     app.wait_ready().await;
     let token = owner(&app, "acked@example.com").await;
@@ -895,32 +891,10 @@ async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
 
     // A device that counts its acknowledgements and, like firmware, reconnects and sends again
     // whatever was not acknowledged.
-    let mut options = common::mqtt::device(app.mqtt_tls_addr.unwrap(), &files);
-    options.set_clean_session(false);
-    let (client, mut event_loop) = rumqttc::AsyncClient::new(options, 100);
-    let (acks, connects) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let stop = CancellationToken::new();
-    tokio::spawn({
-        let (acks, connects, stop) = (acks.clone(), connects.clone(), stop.clone());
-        async move {
-            loop {
-                let event = tokio::select! {
-                    () = stop.cancelled() => return,
-                    event = event_loop.poll() => event,
-                };
-                match event {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
-                        acks.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
-                        connects.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-        }
-    });
+    let device = common::mqtt::TrackedDevice::start(common::mqtt::device(
+        app.mqtt_tls_addr.unwrap(),
+        &files,
+    ));
     async fn until(what: &str, check: impl Fn() -> bool, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         while !check() {
@@ -930,7 +904,7 @@ async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
     }
     until(
         "connected",
-        || connects.load(Ordering::SeqCst) == 1,
+        || device.connects() == 1,
         Duration::from_secs(10),
     )
     .await;
@@ -950,35 +924,23 @@ async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
     let now = chrono::Utc::now().timestamp_millis();
     let topic = format!("devices/{}/telemetry", files.id);
     for seq in 1..=20u64 {
-        client
-            .publish(
-                &topic,
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                sample(seq, now + seq as i64, 66.0),
-            )
-            .await
-            .unwrap();
+        assert!(
+            device
+                .publish(&topic, seq, sample(seq, now + seq as i64, 66.0))
+                .await
+        );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        acks.load(Ordering::SeqCst),
-        0,
-        "acknowledged but not stored"
-    );
+    assert_eq!(device.acks(), 0, "acknowledged but not stored");
     assert_eq!(stored_samples(&app, &token, &files.id, now - 1000).await, 0);
     // Past the limit the broker disconnects the device without an acknowledgement; it comes back.
     until(
         "disconnected and back",
-        || connects.load(Ordering::SeqCst) >= 2,
+        || device.connects() >= 2,
         Duration::from_secs(20),
     )
     .await;
-    assert_eq!(
-        acks.load(Ordering::SeqCst),
-        0,
-        "acknowledged but not stored"
-    );
+    assert_eq!(device.acks(), 0, "acknowledged but not stored");
     let metrics = app.metrics().await;
     assert!(
         !metrics.contains("brewlink_broker_store_refused_total 0"),
@@ -990,7 +952,7 @@ async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
     // The database is free: everything is stored once and acknowledged.
     until(
         "all acknowledged",
-        || acks.load(Ordering::SeqCst) >= 20,
+        || device.acks() >= 20,
         Duration::from_secs(30),
     )
     .await;
@@ -1004,7 +966,7 @@ async fn telemetry_is_acknowledged_to_the_device_only_once_stored() {
             .contains("brewlink_broker_messages_dropped_total 0"),
         "the broker dropped nothing"
     );
-    stop.cancel();
+    device.stop();
     app.stop().await;
 }
 
@@ -1464,7 +1426,7 @@ fn running_as_root() -> bool {
 async fn postgres_stopped_mid_stream_loses_nothing() {
     use std::sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU64, Ordering},
     };
     let outage = Duration::from_secs(5);
     let postgres = PrivatePostgres::init();
@@ -1478,66 +1440,25 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
     let (_, files) = app.register_device(&token, "Steady").await;
 
     // A device sending 20 samples a second that reconnects like firmware and keeps track of which
-    // samples were acknowledged (packet id -> sample), to send the others again.
-    let mut options = common::mqtt::device(app.mqtt_tls_addr.unwrap(), &files);
-    options.set_clean_session(false);
-    let (client, mut event_loop) = rumqttc::AsyncClient::new(options, 10);
-    let acks = Arc::new(AtomicUsize::new(0));
-    #[derive(Default)]
-    struct Tracked {
-        queued: std::collections::VecDeque<u64>,
-        in_flight: std::collections::HashMap<u16, u64>,
-        acknowledged: std::collections::BTreeSet<u64>,
-    }
-    let tracked = Arc::new(std::sync::Mutex::new(Tracked::default()));
-    let (stop, device_gone) = (CancellationToken::new(), CancellationToken::new());
-    tokio::spawn({
-        let (acks, stop, tracked) = (acks.clone(), device_gone.clone(), tracked.clone());
-        async move {
-            loop {
-                let event = tokio::select! {
-                    () = stop.cancelled() => return,
-                    event = event_loop.poll() => event,
-                };
-                match event {
-                    // A packet id still in flight is a resend after a reconnect, not a new sample.
-                    Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
-                        let mut tracked = tracked.lock().unwrap();
-                        if !tracked.in_flight.contains_key(&pkid)
-                            && let Some(seq) = tracked.queued.pop_front()
-                        {
-                            tracked.in_flight.insert(pkid, seq);
-                        }
-                    }
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(ack))) => {
-                        let mut tracked = tracked.lock().unwrap();
-                        if let Some(seq) = tracked.in_flight.remove(&ack.pkid) {
-                            tracked.acknowledged.insert(seq);
-                        }
-                        acks.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-        }
-    });
+    // samples were acknowledged, to send the others again.
+    let device = common::mqtt::TrackedDevice::start(common::mqtt::device(
+        app.mqtt_tls_addr.unwrap(),
+        &files,
+    ));
+    let stop = CancellationToken::new();
     let sent = Arc::new(AtomicU64::new(0));
     let now = chrono::Utc::now().timestamp_millis();
     let topic = format!("devices/{}/telemetry", files.id);
     let publisher = tokio::spawn({
-        let (sent, stop, topic, tracked) =
-            (sent.clone(), stop.clone(), topic.clone(), tracked.clone());
+        let (sent, stop, topic, device) =
+            (sent.clone(), stop.clone(), topic.clone(), device.clone());
         async move {
             let mut seq = 0u64;
             while !stop.is_cancelled() {
                 seq += 1;
-                tracked.lock().unwrap().queued.push_back(seq);
-                let payload = sample(seq, now + seq as i64, 66.0);
-                if client
-                    .publish(&topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                if !device
+                    .publish(&topic, seq, sample(seq, now + seq as i64, 66.0))
                     .await
-                    .is_err()
                 {
                     return;
                 }
@@ -1547,7 +1468,7 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
         }
     });
     let started = tokio::time::Instant::now();
-    while acks.load(Ordering::SeqCst) < 20 {
+    while device.acks() < 20 {
         assert!(started.elapsed() < Duration::from_secs(20), "no stream");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1580,10 +1501,10 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
     // Nothing is acknowledged while nothing can be stored (a batch in commit as the database went
     // may still be).
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let acknowledged_early = acks.load(Ordering::SeqCst);
+    let acknowledged_early = device.acks();
     tokio::time::sleep(outage.saturating_sub(stopped.elapsed())).await;
     assert_eq!(
-        acks.load(Ordering::SeqCst),
+        device.acks(),
         acknowledged_early,
         "acknowledged while the database was down"
     );
@@ -1596,8 +1517,8 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
     // What the device was not told had arrived it sends again (over a long outage the broker
     // disconnected it without acknowledgements); every sample ends up stored once.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    device_gone.cancel();
-    let acknowledged = std::mem::take(&mut tracked.lock().unwrap().acknowledged);
+    device.stop();
+    let acknowledged = device.acknowledged();
     let device = app.online_device(&files).await;
     for seq in (1..=sent).filter(|seq| !acknowledged.contains(seq)) {
         device

@@ -318,3 +318,100 @@ pub async fn check_device_topic_rules(
     );
     answers
 }
+
+/// What a [`TrackedDevice`] knows of its samples.
+#[derive(Default)]
+struct Tracked {
+    /// Samples handed to the client, in order, not yet written out.
+    queued: std::collections::VecDeque<u64>,
+    /// Packet id -> the sample it carries, until acknowledged.
+    in_flight: std::collections::HashMap<u16, u64>,
+    acknowledged: std::collections::BTreeSet<u64>,
+    acks: usize,
+    connects: usize,
+}
+
+/// A device publishing numbered samples at QoS 1 that, like firmware, reconnects after an error (a
+/// persistent session: unacknowledged messages go again) and records which samples the broker
+/// acknowledged.
+#[derive(Clone)]
+pub struct TrackedDevice {
+    pub client: AsyncClient,
+    tracked: std::sync::Arc<std::sync::Mutex<Tracked>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl TrackedDevice {
+    /// Starts the device's event loop; it runs until [`TrackedDevice::stop`].
+    pub fn start(mut options: MqttOptions) -> Self {
+        options.set_clean_session(false);
+        let (client, mut event_loop) = AsyncClient::new(options, 10);
+        let device = Self {
+            client,
+            tracked: std::sync::Arc::default(),
+            stop: tokio_util::sync::CancellationToken::new(),
+        };
+        let (tracked, stop) = (device.tracked.clone(), device.stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    () = stop.cancelled() => return,
+                    event = event_loop.poll() => event,
+                };
+                let mut tracked = tracked.lock().unwrap();
+                match event {
+                    // A packet id still in flight is a resend after a reconnect, not a new sample.
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                        if !tracked.in_flight.contains_key(&pkid)
+                            && let Some(seq) = tracked.queued.pop_front()
+                        {
+                            tracked.in_flight.insert(pkid, seq);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        tracked.acks += 1;
+                        if let Some(seq) = tracked.in_flight.remove(&ack.pkid) {
+                            tracked.acknowledged.insert(seq);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => tracked.connects += 1,
+                    Ok(_) => {}
+                    Err(_) => {
+                        drop(tracked);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        });
+        device
+    }
+
+    /// Hands sample `seq` to the client; `false` once the client is gone.
+    pub async fn publish(&self, topic: &str, seq: u64, payload: Vec<u8>) -> bool {
+        self.tracked.lock().unwrap().queued.push_back(seq);
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .is_ok()
+    }
+
+    /// Acknowledgements received so far.
+    pub fn acks(&self) -> usize {
+        self.tracked.lock().unwrap().acks
+    }
+
+    /// Successful connects so far.
+    pub fn connects(&self) -> usize {
+        self.tracked.lock().unwrap().connects
+    }
+
+    /// The samples the broker acknowledged so far.
+    pub fn acknowledged(&self) -> std::collections::BTreeSet<u64> {
+        self.tracked.lock().unwrap().acknowledged.clone()
+    }
+
+    /// Ends the event loop (and with it the connection).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
