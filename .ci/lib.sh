@@ -61,18 +61,29 @@ npm_install() {
   fi
 }
 
-# Chromium for the browser tests, PostgreSQL and Mosquitto for the store and broker tests, Mosquitto's
-# clients and unzip for the device journey, curl and jq for the README's API guide.
+# Chromium for the browser tests, Mosquitto's clients and unzip for the device journey, curl and jq
+# for the README's API guide, and what the benchmark's smoke run needs.
 ensure_test_tools() {
   ensure_debian_packages chromium mosquitto-clients unzip curl jq
   npm_install end2end
+  ensure_schemathesis
+  ensure_bench_tools
+}
+
+# wrk for the page load figures, and the services.
+ensure_bench_tools() {
+  ensure_debian_packages wrk
+  ensure_services
+}
+
+# PostgreSQL and Mosquitto installed and running, for the store and broker tests.
+ensure_services() {
   local fresh_postgres=
   if ! command -v pg_ctlcluster >/dev/null; then
     ensure_debian_packages postgresql postgresql-client
     fresh_postgres=1
   fi
   command -v mosquitto >/dev/null || ensure_debian_packages mosquitto
-  ensure_schemathesis
   start_services "$fresh_postgres"
 }
 
