@@ -316,6 +316,12 @@ impl Application {
             ..
         } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Server-sent events are small writes, each to go out as it happens.
+        let http_listener = axum::serve::ListenerExt::tap_io(http_listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(http_listener, service).with_graceful_shutdown({
             let shutdown = shutdown.clone();
             async move { shutdown.cancelled().await }

@@ -157,7 +157,9 @@ impl Bridge {
         }
         // Requests (acks, subscriptions, commands) wait here for the event loop. Acks are bounded by the
         // broker's in-flight window, so this never fills in practice; if it did, nothing waits on it.
-        let (client, event_loop) = AsyncClient::new(options, REQUEST_QUEUE);
+        let (client, mut event_loop) = AsyncClient::new(options, REQUEST_QUEUE);
+        // A command goes out at once, not after the broker's delayed ACK of the previous packet.
+        event_loop.network_options.set_tcp_nodelay(true);
         let (state_tx, state) = watch::channel(BridgeState::Connecting);
         let commands = CommandBus::new(client.clone(), state.clone(), context.inspector.clone());
         let (to_progress, progress_messages) = mpsc::channel(PROGRESS_QUEUE);
