@@ -252,6 +252,60 @@ async fn latest_and_last_seen_only_move_forward() {
     drop(database);
 }
 
+/// A batch is written with one statement: a sample in it twice, or stored before, counts as a
+/// duplicate and is stored once; the latest sample is the newest of those stored.
+#[tokio::test]
+async fn one_batch_stores_each_sample_once() {
+    let db = Db::from_env();
+    use app::model::telemetry::TelemetryPoint;
+    use brewlink::store::telemetry::{IngestBatch, NewSample};
+    let (store, database, _dir) = fresh_store(db).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    let sample = |device: &str, seq: u64| NewSample {
+        device_id: device.into(),
+        point: TelemetryPoint {
+            seq,
+            time: t0 + chrono::Duration::seconds(seq as i64),
+            mash_temp_c: Some(seq as f64),
+            ..Default::default()
+        },
+        received_at: t0,
+    };
+    let batch = |samples| IngestBatch {
+        samples,
+        ..Default::default()
+    };
+    let first = store.ingest(&batch(vec![sample("d1", 5)])).await.unwrap();
+    assert_eq!((first.stored, first.duplicates), (1, 0));
+    let samples = vec![
+        sample("d1", 7),
+        sample("d2", 1),
+        sample("d1", 5),
+        sample("d1", 7),
+        sample("d1", 6),
+    ];
+    let outcome = store.ingest(&batch(samples)).await.unwrap();
+    assert_eq!((outcome.stored, outcome.duplicates), (3, 2));
+    let buckets = store
+        .telemetry_buckets("d1", t0, t0 + chrono::Duration::seconds(10), 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        buckets.iter().map(|b| b.samples).sum::<u64>(),
+        3,
+        "{buckets:?}"
+    );
+    let statuses = store.device_statuses(&["d1", "d2", "d3"]).await.unwrap();
+    let mut latest: Vec<(String, u64)> = statuses
+        .into_iter()
+        .map(|status| (status.device_id, status.latest.unwrap().seq))
+        .collect();
+    latest.sort();
+    assert_eq!(latest, [("d1".to_string(), 7), ("d2".to_string(), 1)]);
+    store.close().await;
+    drop(database);
+}
+
 /// A reading a device leaves out is stored as missing, and one it sends later in the same column is
 /// stored as sent: on PostgreSQL a statement is prepared with the parameter types of its first use.
 #[tokio::test]

@@ -100,22 +100,10 @@ impl Backend for AppBackend {
     }
 
     async fn device_statuses(&self, request: &Parts) -> Result<Vec<DeviceStatus>, String> {
-        let actor = actor(request);
-        let devices = self
-            .services
-            .list_devices(&actor, None, 500)
+        self.services
+            .device_statuses(&actor(request))
             .await
-            .map_err(message)?;
-        let mut statuses = Vec::with_capacity(devices.items.len());
-        for device in devices.items {
-            statuses.push(
-                self.services
-                    .device_status(&actor, &device.id)
-                    .await
-                    .map_err(message)?,
-            );
-        }
-        Ok(statuses)
+            .map_err(message)
     }
 
     async fn telemetry(

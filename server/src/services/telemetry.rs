@@ -58,6 +58,30 @@ impl Services {
         Ok(status)
     }
 
+    /// The status of each of the caller's devices (the first 500), in the order of their list:
+    /// two queries, whatever the number of devices.
+    pub async fn device_statuses(&self, actor: &Actor) -> Result<Vec<DeviceStatus>, ServiceError> {
+        let devices = self.list_devices(actor, None, 500).await?.items;
+        let ids: Vec<&str> = devices.iter().map(|device| device.id.as_str()).collect();
+        let mut known = self.store.device_statuses(&ids).await?;
+        let now = Utc::now();
+        Ok(devices
+            .iter()
+            .map(|device| {
+                let mut status = known
+                    .iter()
+                    .position(|status| status.device_id == device.id)
+                    .map(|at| known.swap_remove(at))
+                    .unwrap_or_else(|| DeviceStatus {
+                        device_id: device.id.clone(),
+                        ..DeviceStatus::default()
+                    });
+                status.refresh_online(now);
+                status
+            })
+            .collect())
+    }
+
     /// A device's telemetry history, downsampled (average, minimum and maximum per bucket).
     pub async fn telemetry_series(
         &self,

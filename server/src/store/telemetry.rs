@@ -1,6 +1,6 @@
 //! Telemetry (a time series per device), last known status, commands and device-side errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use app::model::telemetry::{
     Bucket, Capabilities, CommandRecord, DeviceStatus, NetworkInfo, Stats, TelemetryPoint,
@@ -8,7 +8,7 @@ use app::model::telemetry::{
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use super::{NullableDouble, Store, StoreError, from_millis, to_millis};
+use super::{Backend, NullableDouble, Store, StoreError, from_millis, to_millis};
 
 /// The readings stored in their own columns, in [`TelemetryPoint`] order.
 pub const READINGS: [&str; 9] = [
@@ -81,6 +81,120 @@ fn extra_json(point: &TelemetryPoint) -> Option<String> {
         .then(|| serde_json::json!({ "valves": point.valves, "extra": point.extra }).to_string())
 }
 
+/// Samples one statement inserts: 14 parameters each, well below the most a statement may have
+/// (32,766 on SQLite, 65,535 on PostgreSQL).
+const SAMPLES_PER_STATEMENT: usize = 500;
+/// Parameters of one telemetry row in [`insert_samples`].
+const SAMPLE_COLUMNS: usize = 14;
+
+/// A sample number as stored (a BIGINT column).
+fn seq_column(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// Inserts `samples` with one statement, skipping those already stored; returns the (device, seq)
+/// of the rows it inserted. One statement instead of one per sample: a round trip to PostgreSQL
+/// and a statement step on SQLite per batch, not per sample.
+async fn insert_samples(
+    connection: &mut sqlx::AnyConnection,
+    backend: Backend,
+    samples: &[NewSample],
+) -> Result<HashSet<(String, i64)>, StoreError> {
+    let sql = format!(
+        "INSERT INTO telemetry (device_id, seq, time_ms, received_at_ms, mash_temp_c, boil_temp_c, \
+         fermenter_temp_c, setpoint_c, heater_pct, pump_on, gravity_sg, pressure_kpa, volume_l, extra) \
+         VALUES {} ON CONFLICT (device_id, seq) DO NOTHING RETURNING device_id, seq",
+        super::value_rows(backend, samples.len(), SAMPLE_COLUMNS)
+    );
+    let mut query = sqlx::query(&sql);
+    for sample in samples {
+        let point = &sample.point;
+        query = query
+            .bind(&sample.device_id)
+            .bind(seq_column(point.seq))
+            .bind(to_millis(point.time))
+            .bind(to_millis(sample.received_at))
+            .bind(NullableDouble(point.mash_temp_c))
+            .bind(NullableDouble(point.boil_temp_c))
+            .bind(NullableDouble(point.fermenter_temp_c))
+            .bind(NullableDouble(point.setpoint_c))
+            .bind(NullableDouble(point.heater_pct))
+            .bind(point.pump_on.map(i64::from))
+            .bind(NullableDouble(point.gravity_sg))
+            .bind(NullableDouble(point.pressure_kpa))
+            .bind(NullableDouble(point.volume_l))
+            .bind(extra_json(point));
+    }
+    query
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(|row| -> Result<(String, i64), StoreError> { Ok((row.try_get(0)?, row.try_get(1)?)) })
+        .collect()
+}
+
+/// The columns [`status_of`] reads.
+const STATUS_SELECT: &str = "SELECT device_id, online, firmware, mac, ip, subnet, gateway, uptime_s, \
+     report_interval_s, capabilities, status_at_ms, last_seen_ms, latest FROM device_status";
+
+/// A `device_status` row: the status, and when the device last reported it.
+fn status_of(row: &AnyRow) -> Result<(DeviceStatus, Option<DateTime<Utc>>), StoreError> {
+    let capabilities: String = row.try_get("capabilities")?;
+    let latest: Option<String> = row.try_get("latest")?;
+    let status = DeviceStatus {
+        device_id: row.try_get("device_id")?,
+        online: row.try_get::<i64, _>("online")? == 1,
+        reported_online: row.try_get::<i64, _>("online")? == 1,
+        last_seen: row
+            .try_get::<Option<i64>, _>("last_seen_ms")?
+            .map(from_millis),
+        firmware: row.try_get("firmware")?,
+        network: NetworkInfo {
+            mac: row.try_get("mac")?,
+            ip: row.try_get("ip")?,
+            subnet: row.try_get("subnet")?,
+            gateway: row.try_get("gateway")?,
+        },
+        uptime_s: u64::try_from(row.try_get::<i64, _>("uptime_s")?).unwrap_or_default(),
+        report_interval_s: u32::try_from(row.try_get::<i64, _>("report_interval_s")?)
+            .unwrap_or_default(),
+        capabilities: serde_json::from_str(&capabilities).unwrap_or_default(),
+        latest: latest.and_then(|latest| serde_json::from_str(&latest).ok()),
+    };
+    let status_at = row
+        .try_get::<Option<i64>, _>("status_at_ms")?
+        .map(from_millis);
+    Ok((status, status_at))
+}
+
+/// Moves each device's last seen time to its sample's arrival, and its latest sample forward to it
+/// when newer: one statement for the devices of a batch (one sample each).
+async fn update_latest(
+    connection: &mut sqlx::AnyConnection,
+    backend: Backend,
+    newest: &[&NewSample],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO device_status (device_id, last_seen_ms, latest, latest_seq) VALUES {} \
+         ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
+         latest = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
+           THEN excluded.latest ELSE device_status.latest END, \
+         latest_seq = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
+           THEN excluded.latest_seq ELSE device_status.latest_seq END",
+        super::value_rows(backend, newest.len(), 4)
+    );
+    let mut query = sqlx::query(&sql);
+    for sample in newest {
+        query = query
+            .bind(&sample.device_id)
+            .bind(to_millis(sample.received_at))
+            .bind(serde_json::to_string(&sample.point).unwrap_or_default())
+            .bind(seq_column(sample.point.seq));
+    }
+    query.execute(connection).await?;
+    Ok(())
+}
+
 impl Store {
     /// Deletes telemetry sampled before `before`, device by device (so each delete walks the
     /// (device, time) index); returns how many samples went.
@@ -122,58 +236,26 @@ impl Store {
         let mut transaction = self.pool().begin().await?;
         let mut outcome = IngestOutcome::default();
         let mut latest: BTreeMap<&str, &NewSample> = BTreeMap::new();
-        for sample in &batch.samples {
-            let point = &sample.point;
-            let result = sqlx::query(
-                "INSERT INTO telemetry (device_id, seq, time_ms, received_at_ms, mash_temp_c, boil_temp_c, \
-                 fermenter_temp_c, setpoint_c, heater_pct, pump_on, gravity_sg, pressure_kpa, volume_l, extra) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                 ON CONFLICT (device_id, seq) DO NOTHING",
-            )
-            .bind(&sample.device_id)
-            .bind(i64::try_from(point.seq).unwrap_or(i64::MAX))
-            .bind(to_millis(point.time))
-            .bind(to_millis(sample.received_at))
-            .bind(NullableDouble(point.mash_temp_c))
-            .bind(NullableDouble(point.boil_temp_c))
-            .bind(NullableDouble(point.fermenter_temp_c))
-            .bind(NullableDouble(point.setpoint_c))
-            .bind(NullableDouble(point.heater_pct))
-            .bind(point.pump_on.map(i64::from))
-            .bind(NullableDouble(point.gravity_sg))
-            .bind(NullableDouble(point.pressure_kpa))
-            .bind(NullableDouble(point.volume_l))
-            .bind(extra_json(point))
-            .execute(&mut *transaction)
-            .await?;
-            if result.rows_affected() == 1 {
+        for chunk in batch.samples.chunks(SAMPLES_PER_STATEMENT) {
+            let mut inserted = insert_samples(&mut transaction, self.backend(), chunk).await?;
+            for sample in chunk {
+                let key = (sample.device_id.clone(), seq_column(sample.point.seq));
+                // Delivered again (before, or earlier in this batch): neither news from the device
+                // nor a newer reading.
+                if !inserted.remove(&key) {
+                    outcome.duplicates += 1;
+                    continue;
+                }
                 outcome.stored += 1;
-            } else {
-                // Delivered again: neither news from the device nor a newer reading.
-                outcome.duplicates += 1;
-                continue;
-            }
-            let newest = latest.entry(&sample.device_id).or_insert(sample);
-            if sample.point.seq > newest.point.seq {
-                *newest = sample;
+                let newest = latest.entry(&sample.device_id).or_insert(sample);
+                if sample.point.seq > newest.point.seq {
+                    *newest = sample;
+                }
             }
         }
-        for (device_id, sample) in latest {
-            let point = serde_json::to_string(&sample.point).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO device_status (device_id, last_seen_ms, latest, latest_seq) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
-                 latest = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
-                   THEN excluded.latest ELSE device_status.latest END, \
-                 latest_seq = CASE WHEN device_status.latest_seq IS NULL OR excluded.latest_seq > device_status.latest_seq \
-                   THEN excluded.latest_seq ELSE device_status.latest_seq END",
-            )
-            .bind(device_id)
-            .bind(to_millis(sample.received_at))
-            .bind(point)
-            .bind(i64::try_from(sample.point.seq).unwrap_or(i64::MAX))
-            .execute(&mut *transaction)
-            .await?;
+        let latest: Vec<&NewSample> = latest.into_values().collect();
+        for chunk in latest.chunks(SAMPLES_PER_STATEMENT) {
+            update_latest(&mut transaction, self.backend(), chunk).await?;
         }
         for status in &batch.statuses {
             sqlx::query(
@@ -241,40 +323,36 @@ impl Store {
         &self,
         device_id: &str,
     ) -> Result<Option<(DeviceStatus, Option<DateTime<Utc>>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT device_id, online, firmware, mac, ip, subnet, gateway, uptime_s, report_interval_s, \
-             capabilities, status_at_ms, last_seen_ms, latest FROM device_status WHERE device_id = $1",
-        )
-        .bind(device_id)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let capabilities: String = row.try_get("capabilities")?;
-        let latest: Option<String> = row.try_get("latest")?;
-        let status = DeviceStatus {
-            device_id: row.try_get("device_id")?,
-            online: row.try_get::<i64, _>("online")? == 1,
-            reported_online: row.try_get::<i64, _>("online")? == 1,
-            last_seen: row
-                .try_get::<Option<i64>, _>("last_seen_ms")?
-                .map(from_millis),
-            firmware: row.try_get("firmware")?,
-            network: NetworkInfo {
-                mac: row.try_get("mac")?,
-                ip: row.try_get("ip")?,
-                subnet: row.try_get("subnet")?,
-                gateway: row.try_get("gateway")?,
-            },
-            uptime_s: u64::try_from(row.try_get::<i64, _>("uptime_s")?).unwrap_or_default(),
-            report_interval_s: u32::try_from(row.try_get::<i64, _>("report_interval_s")?)
-                .unwrap_or_default(),
-            capabilities: serde_json::from_str(&capabilities).unwrap_or_default(),
-            latest: latest.and_then(|latest| serde_json::from_str(&latest).ok()),
-        };
-        let status_at = row
-            .try_get::<Option<i64>, _>("status_at_ms")?
-            .map(from_millis);
-        Ok(Some((status, status_at)))
+        let row = sqlx::query(&format!("{STATUS_SELECT} WHERE device_id = $1"))
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(status_of).transpose()
+    }
+
+    /// The last known status of each of these devices that has one (in no particular order), with
+    /// one query.
+    pub async fn device_statuses(
+        &self,
+        device_ids: &[&str],
+    ) -> Result<Vec<DeviceStatus>, StoreError> {
+        if device_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{STATUS_SELECT} WHERE device_id IN ({})",
+            super::placeholders(1, device_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in device_ids {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| status_of(row).map(|(status, _)| status))
+            .collect()
     }
 
     /// A device's samples in `[from, to)`, downsampled into buckets of `bucket_ms`.
