@@ -129,7 +129,11 @@ pub async fn run(
 pub async fn connect_idle(
     addr: SocketAddr,
     bundles: &[Bundle],
-) -> (CancellationToken, Vec<tokio::task::JoinHandle<anyhow::Result<()>>>, u64) {
+) -> (
+    CancellationToken,
+    Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    u64,
+) {
     let connected = Arc::new(AtomicU64::new(0));
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let stop = CancellationToken::new();

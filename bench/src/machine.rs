@@ -19,7 +19,10 @@ impl Machine {
         let cpu = cpuinfo
             .lines()
             .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
-            .map_or_else(|| "unknown CPU".to_string(), |(_, name)| name.trim().to_string());
+            .map_or_else(
+                || "unknown CPU".to_string(),
+                |(_, name)| name.trim().to_string(),
+            );
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let memory_kib = kib_field(&meminfo, "MemTotal:").unwrap_or(0);
         Self {
@@ -65,7 +68,8 @@ impl Process {
 
     /// Resident memory, MiB.
     pub fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         kib_field(&status, "VmRSS:").unwrap_or(0) as f64 / 1024.0
     }
 
@@ -76,7 +80,12 @@ impl Process {
         // field of the line, stime the 15th.
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = |index: usize| {
+            fields
+                .get(index)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         // SAFETY: sysconf has no preconditions.
         let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         CpuMark {

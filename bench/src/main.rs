@@ -46,7 +46,12 @@ struct Cli {
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
     /// The stores to run on: the first gets every measurement, the others the ingest run.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "sqlite,postgres")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
     stores: Vec<Store>,
     /// Where the results go.
     #[arg(long, default_value = "target/bench/results.json")]
@@ -132,6 +137,9 @@ impl Size {
 const LIVE_INTERVAL: Duration = Duration::from_millis(20);
 /// Devices on the account whose device list is rendered.
 const LISTED_DEVICES: usize = 10;
+/// Subscribers to the raw broker's telemetry, each for a share of the devices (one alone could not
+/// take what the broker forwarded).
+const RAW_SUBSCRIBERS: usize = 4;
 /// Concurrent connections of the page load test.
 const PAGE_CONNECTIONS: u32 = 16;
 
@@ -186,7 +194,11 @@ async fn bench(cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
         let server = Server::start(&cli.server, &cli.site_root, store, &cli.postgres).await?;
         let fleet = server.account("fleet@bench.example").await?;
         let bundles = server.register(&fleet, plan.headline).await?;
-        step(&format!("ingest on {}: {} devices", store.name(), plan.headline));
+        step(&format!(
+            "ingest on {}: {} devices",
+            store.name(),
+            plan.headline
+        ));
         let result = ingest::run(
             server.tls,
             &bundles,
@@ -241,6 +253,7 @@ async fn everything(
     let mut acked: HashMap<String, Vec<u64>> = HashMap::new();
     for (run, &count) in plan.scaling.iter().enumerate() {
         step(&format!("ingest on {}: {count} devices", store.name()));
+        let before = server.metrics("brewlink_ingest_batch").await?;
         let result = ingest::run(
             server.tls,
             &bundles[..count],
@@ -250,9 +263,25 @@ async fn everything(
             None,
         )
         .await;
-        report.check_run(&format!("{} ingest, {count} devices", store.name()), &result)?;
+        report.check_run(
+            &format!("{} ingest, {count} devices", store.name()),
+            &result,
+        )?;
         report.set(&format!("scaling_{count}_msg_s"), result.rate);
         if count == plan.headline {
+            // What the server saw: batches committed, their mean size and time.
+            let after = server.metrics("brewlink_ingest_batch").await?;
+            let delta = |key: &str| {
+                after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0)
+            };
+            let batches = delta("brewlink_ingest_batches_total");
+            report.set("ingest_batches", batches);
+            let acked: usize = result.acked.values().map(Vec::len).sum();
+            report.set("ingest_batch_size", acked as f64 / batches.max(1.0));
+            report.set(
+                "ingest_batch_ms",
+                delta("brewlink_ingest_batch_seconds_sum") * 1000.0 / batches.max(1.0),
+            );
             report.set(&format!("ingest_{}_msg_s", store.name()), result.rate);
             report.set("ingest_load_cores", result.load_cores);
             report.set("ingest_server_cores", result.server_cores);
@@ -298,7 +327,13 @@ async fn everything(
     let devices_page = server.url("/devices");
     let last_device = format!("Bench kettle {}", LISTED_DEVICES - 1);
     web::check_page(&devices_page, &signed_in, &last_device).await?;
-    let page = web::wrk(&devices_page, &signed_in, PAGE_CONNECTIONS, plan.page_seconds).await?;
+    let page = web::wrk(
+        &devices_page,
+        &signed_in,
+        PAGE_CONNECTIONS,
+        plan.page_seconds,
+    )
+    .await?;
     report.set("ssr_req_s", page.requests_per_second);
     report.set("ssr_load_cores", page.load_cores);
     let home = web::wrk(&server.url("/"), &[], PAGE_CONNECTIONS, plan.page_seconds).await?;
@@ -316,15 +351,30 @@ async fn everything(
         memory_per_device(raw.tls, raw.process, &bundles[..plan.idle_devices]).await?;
     report.set("raw_rss_per_device_kb", per_device);
     let received = Arc::new(AtomicU64::new(0));
-    let (subscribed, is_subscribed) = tokio::sync::oneshot::channel();
     let subscriber_stop = tokio_util::sync::CancellationToken::new();
-    let subscriber = tokio::spawn(raw::subscribe_all(
-        raw.plain,
-        received.clone(),
-        subscribed,
-        subscriber_stop.clone(),
-    ));
-    is_subscribed.await.context("the raw subscriber subscribed")?;
+    let mut subscribers = Vec::new();
+    for n in 0..RAW_SUBSCRIBERS {
+        let (subscribed, is_subscribed) = tokio::sync::oneshot::channel();
+        let devices = bundles[..plan.headline]
+            .iter()
+            .skip(n)
+            .step_by(RAW_SUBSCRIBERS)
+            .map(|bundle| bundle.id.clone())
+            .collect();
+        let subscriber = tokio::spawn(raw::subscribe(
+            raw.plain,
+            n,
+            devices,
+            received.clone(),
+            subscribed,
+            subscriber_stop.clone(),
+        ));
+        if is_subscribed.await.is_err() {
+            subscriber.await??;
+            bail!("the raw subscriber ended before it subscribed");
+        }
+        subscribers.push(subscriber);
+    }
     let result = ingest::run(
         raw.tls,
         &bundles[..plan.headline],
@@ -335,11 +385,15 @@ async fn everything(
     )
     .await;
     report.check_run("raw broker", &result)?;
-    report.set("raw_broker_msg_s", result.rate);
-    report.set("raw_broker_acked_msg_s", result.acked_rate);
+    // What the broker took in and acknowledged; what the subscribers (sharing the cores with the
+    // publishers) got of it is the delivered rate.
+    report.set("raw_broker_msg_s", result.acked_rate);
+    report.set("raw_delivered_msg_s", result.rate);
     report.set("raw_load_cores", result.load_cores);
     subscriber_stop.cancel();
-    subscriber.await??;
+    for subscriber in subscribers {
+        subscriber.await??;
+    }
     let raw_trips = raw::mqtt_round_trips(raw.plain, plan.round_trips).await?;
     report.set_percentiles("raw_mqtt_rtt", &Percentiles::of(raw_trips));
     raw.stop().await;
@@ -361,7 +415,10 @@ async fn memory_per_device(
     let before = process.rss_mib();
     let (stop, tasks, connected) = ingest::connect_idle(addr, bundles).await;
     if connected as usize != bundles.len() {
-        bail!("only {connected} of {} idle devices connected", bundles.len());
+        bail!(
+            "only {connected} of {} idle devices connected",
+            bundles.len()
+        );
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let with_devices = process.rss_mib();
@@ -397,7 +454,10 @@ async fn command_round_trips(
         let body = response.bytes().await?;
         times.push(sent.elapsed());
         if status != 200 {
-            bail!("PUT {url} answered {status}: {}", String::from_utf8_lossy(&body));
+            bail!(
+                "PUT {url} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
     Ok(times)

@@ -71,7 +71,10 @@ impl Server {
         let dir = tempfile::tempdir()?;
         let (database_url, postgres_database) = match store {
             Store::Sqlite => (
-                format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                ),
                 None,
             ),
             Store::Postgres => {
@@ -201,6 +204,26 @@ impl Server {
             .bytes()
             .await?;
         Bundle::from_zip(&zip)
+    }
+
+    /// Figures of `/metrics` whose names start with `prefix` (histogram sums and counts included).
+    pub async fn metrics(&self, prefix: &str) -> anyhow::Result<HashMap<String, f64>> {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with(prefix))
+            .filter_map(|line| {
+                let (name, value) = line.rsplit_once(' ')?;
+                Some((name.to_string(), value.parse().ok()?))
+            })
+            .collect())
     }
 
     /// The folder with the broker's certificate and the platform CA.

@@ -171,7 +171,11 @@ pub async fn live_latencies(
             let Some(seq) = data["point"]["seq"].as_u64() else {
                 continue;
             };
-            if let Some(at) = sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.remove(&seq) {
+            if let Some(at) = sent
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .remove(&seq)
+            {
                 latencies.push(arrived.duration_since(at));
             }
         }
@@ -184,7 +188,9 @@ pub async fn live_latencies(
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 async fn publish_samples(
@@ -211,7 +217,12 @@ async fn publish_samples(
             .map_err(|_| anyhow::anyhow!("poisoned"))?
             .insert(seq, Instant::now());
         client
-            .publish(bundle.topic("telemetry"), QoS::AtLeastOnce, false, device::sample(seq))
+            .publish(
+                bundle.topic("telemetry"),
+                QoS::AtLeastOnce,
+                false,
+                device::sample(seq),
+            )
             .await?;
     }
     stop.cancelled().await;
@@ -227,11 +238,13 @@ pub fn bundle_gz_kib(site_root: &Path) -> anyhow::Result<f64> {
     let mut files = 0;
     for entry in std::fs::read_dir(&pkg).with_context(|| format!("reading {}", pkg.display()))? {
         let path = entry?.path();
-        if !matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "js")) {
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("wasm" | "js")
+        ) {
             continue;
         }
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(&std::fs::read(&path)?)?;
         total += encoder.finish()?.len();
         files += 1;

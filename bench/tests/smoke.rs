@@ -8,6 +8,7 @@ use std::{path::PathBuf, process::Command};
 /// Every key the README's table shows.
 const KEYS: &[&str] = &[
     "raw_broker_msg_s",
+    "raw_delivered_msg_s",
     "ingest_ratio",
     "ingest_lost",
     "ingest_acked",
@@ -74,10 +75,21 @@ fn the_smallest_benchmark_measures_everything_and_loses_nothing() {
             json[key]
         );
     }
-    for key in ["rtt_p50_ms", "live_p50_ms", "ssr_req_s", "raw_broker_msg_s", &ingest] {
+    for key in [
+        "rtt_p50_ms",
+        "live_p50_ms",
+        "ssr_req_s",
+        "raw_broker_msg_s",
+        "raw_delivered_msg_s",
+        &ingest,
+    ] {
         assert!(json[key].as_f64().unwrap() > 0.0, "{key} measured nothing");
     }
     assert!(json["ingest_acked"].as_f64().unwrap() > 0.0);
-    assert_eq!(json["ingest_lost"].as_f64(), Some(0.0), "acknowledged samples are missing");
+    assert_eq!(
+        json["ingest_lost"].as_f64(),
+        Some(0.0),
+        "acknowledged samples are missing"
+    );
     assert!(json["machine"]["cores"].as_u64().unwrap() >= 1);
 }
