@@ -272,7 +272,8 @@ impl Services {
             latency_ms: None,
             created_at: Utc::now(),
         };
-        let status = self.device_status(actor, device_id).await?;
+        // Ownership was checked above: the device is read once per command.
+        let status = self.current_status(device_id).await?;
         let started = std::time::Instant::now();
         let outcome = if status.online {
             self.store.command_insert(&record).await?;

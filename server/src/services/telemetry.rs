@@ -45,6 +45,12 @@ impl Services {
         id: &str,
     ) -> Result<DeviceStatus, ServiceError> {
         self.device(actor, id).await?;
+        self.current_status(id).await
+    }
+
+    /// A device's status now (its last report, online only while it keeps reporting), for a caller
+    /// already allowed to see the device.
+    pub(super) async fn current_status(&self, id: &str) -> Result<DeviceStatus, ServiceError> {
         let mut status = self
             .store
             .device_status(id)
