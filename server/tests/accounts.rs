@@ -785,6 +785,7 @@ async fn cookies_are_secure_and_host_prefixed_over_https() {
 
 #[tokio::test]
 async fn web_forms_work_without_javascript() {
+    let _one_at_a_time = common::PAGE_RENDERS.lock().await;
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let signup = browser
@@ -1366,6 +1367,7 @@ async fn the_database_holds_no_live_session_id_or_token() {
 
 #[tokio::test]
 async fn failed_form_posts_of_visitors_store_nothing_and_the_flash_is_shown_once() {
+    let _one_at_a_time = common::PAGE_RENDERS.lock().await;
     let app = TestApp::spawn().await;
     app.signup(&app.browser(), "formed@example.com", PASSWORD)
         .await;

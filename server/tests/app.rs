@@ -8,15 +8,9 @@ use std::time::Duration;
 use common::{Db, TestApp, TestDatabase, test_config};
 use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet};
 
-/// The tests here that render pages take turns. Rendered at once by several apps in one process,
-/// each on its own test runtime, a render now and then never finished (1 run in 3 of this file,
-/// never with one app, never against the single server the browser tests use); until that is
-/// understood, these tests do not race each other.
-static PAGE_RENDERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test]
 async fn home_page_is_rendered_on_the_server() {
-    let _one_at_a_time = PAGE_RENDERS.lock().await;
+    let _one_at_a_time = common::PAGE_RENDERS.lock().await;
     let app = TestApp::spawn().await;
     let response = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -33,7 +27,7 @@ async fn home_page_is_rendered_on_the_server() {
 
 #[tokio::test]
 async fn answers_carry_security_headers_and_pages_are_not_cached() {
-    let _one_at_a_time = PAGE_RENDERS.lock().await;
+    let _one_at_a_time = common::PAGE_RENDERS.lock().await;
     let app = TestApp::spawn().await;
     for path in ["/", "/login", "/api/v1/me", "/healthz"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
@@ -105,7 +99,7 @@ async fn answers_carry_security_headers_and_pages_are_not_cached() {
 
 #[tokio::test]
 async fn unknown_pages_are_404_and_unknown_api_routes_are_problems() {
-    let _one_at_a_time = PAGE_RENDERS.lock().await;
+    let _one_at_a_time = common::PAGE_RENDERS.lock().await;
     let app = TestApp::spawn().await;
     let page = app
         .client
