@@ -93,7 +93,8 @@ pub struct DatabaseConfig {
     /// `postgres://user@host/db` for PostgreSQL; `sqlite://path` for a SQLite file; empty for
     /// `brewlink.db` in the data folder.
     pub url: String,
-    /// Most connections the server opens.
+    /// Connections of the main pool (pages, API, CLI); ingest and the embedded broker's connect
+    /// checks have a few of their own.
     pub max_connections: u32,
 }
 
@@ -466,7 +467,10 @@ fn key_doc(section: &str, key: &str) -> &'static str {
             "postgres://user@host/db for PostgreSQL; sqlite://path for a SQLite file;\n\
              empty for brewlink.db in the data folder. DATABASE_URL is read too."
         }
-        ("database", "max_connections") => "Most connections the server opens.",
+        ("database", "max_connections") => {
+            "Connections of the main pool (pages, API, CLI). Ingest writes through 1 more (SQLite)\n\
+             or 4 (PostgreSQL), the embedded broker's connect checks through 2 more."
+        }
         ("mqtt", "external_url") => {
             "An external broker for the bridge, e.g. mqtt://user:password@127.0.0.1:1883 (mqtts:// for TLS).\n\
              Empty: run the embedded broker inside this process."

@@ -1,7 +1,10 @@
 //! The ingest pipeline: device telemetry and status messages, handed in by the embedded broker as they
 //! arrive or by the bridge from an external broker, are decoded, checked and written in batches: one
 //! transaction for whatever arrived while the previous one was written (at most [`BATCH_MAX`]
-//! messages), so a lone message is written at once and a crowd shares its commits.
+//! messages), so a lone message is written at once and a crowd shares its commits. Devices are spread
+//! over [`writers`] lanes, each writing its own batches: one on SQLite (it takes one writer at a time),
+//! several on PostgreSQL, so one batch's commit does not hold up the next. A device always goes to the
+//! same lane, so its messages are stored in the order they came.
 //! A message is acknowledged only after its batch committed — by the embedded broker to the device,
 //! or by the bridge to the external broker — so whatever a crash or an overload interrupted is sent
 //! again; a sample delivered twice is stored once. Bad payloads are counted,
@@ -12,7 +15,14 @@
 //! refuses (a constraint, a value it cannot hold) is kept as a device error of kind `unstorable`
 //! instead, and the rest of its batch is written.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use app::model::{admin::Direction, telemetry::LiveEvent};
 use chrono::{DateTime, Utc};
@@ -31,7 +41,7 @@ use crate::{
     live::LiveHub,
     observability::{KindLabel, Metrics},
     store::{
-        Store, StoreError,
+        Backend, Store, StoreError,
         telemetry::{DeviceErrorRecord, IngestBatch, IngestOutcome, NewSample, StatusReport},
     },
 };
@@ -54,9 +64,22 @@ pub enum IngestState {
 
 /// Most messages in one batch.
 pub const BATCH_MAX: usize = 500;
-/// Messages waiting for the pipeline; whoever hands in more waits (the bridge stops reading from the
-/// broker, the embedded broker holds back the device's acknowledgement).
+/// Messages waiting for the pipeline, all lanes together; whoever hands in more waits (the bridge
+/// stops reading from the broker, the embedded broker holds back the device's acknowledgement).
 const QUEUE: usize = 10_000;
+/// Lanes on PostgreSQL: enough that one batch's commit overlaps with the next batches.
+const POSTGRES_WRITERS: usize = 4;
+
+/// How many lanes write at once on `backend`: one on SQLite, [`POSTGRES_WRITERS`] on PostgreSQL.
+/// The pipeline's store should have a pool of its own with this many connections: a SQLite
+/// connection keeps its page cache only while no other connection writes, so a writer that always
+/// gets the same connection reads the pages it wrote last time from memory.
+pub fn writers(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => POSTGRES_WRITERS,
+    }
+}
 
 /// What the pipeline writes to and tells.
 #[derive(Clone)]
@@ -90,7 +113,7 @@ struct Incoming {
 /// has stopped, nothing enters.
 #[derive(Clone)]
 pub struct IngestInlet {
-    sender: mpsc::WeakSender<Incoming>,
+    lanes: Arc<[mpsc::WeakSender<Incoming>]>,
     inspector: Inspector,
 }
 
@@ -104,6 +127,7 @@ impl IngestInlet {
     /// Hands a message to the pipeline (and to the message inspector), waiting while the pipeline's
     /// queue is full. `false`: the pipeline has stopped; nobody will be told.
     pub async fn submit(&self, message: Publish, ack: Ack) -> bool {
+        let mut lane = 0;
         if let Some((device_id, _)) = decode::parse_topic(&message.topic) {
             self.inspector.observe(
                 device_id,
@@ -112,42 +136,79 @@ impl IngestInlet {
                 &message.payload,
                 message.retain,
             );
+            lane = lane_of(device_id, self.lanes.len());
         }
-        let Some(sender) = self.sender.upgrade() else {
+        let Some(sender) = self.lanes.get(lane).and_then(mpsc::WeakSender::upgrade) else {
             return false;
         };
         sender.send(Incoming { message, ack }).await.is_ok()
     }
 }
 
+/// The lane of `device_id` among `lanes`: the same one for as long as the process runs.
+fn lane_of(device_id: &str, lanes: usize) -> usize {
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(device_id);
+    usize::try_from(hash % u64::try_from(lanes.max(1)).unwrap_or(1)).unwrap_or(0)
+}
+
+/// Messages waiting in every lane that is still open.
+fn queued(lanes: &[mpsc::WeakSender<Incoming>]) -> usize {
+    lanes
+        .iter()
+        .filter_map(mpsc::WeakSender::upgrade)
+        .map(|lane| lane.max_capacity() - lane.capacity())
+        .sum()
+}
+
 /// The running pipeline.
 pub struct Ingest {
-    sender: mpsc::Sender<Incoming>,
+    senders: Vec<mpsc::Sender<Incoming>>,
+    lanes: Arc<[mpsc::WeakSender<Incoming>]>,
     inspector: Inspector,
     state: watch::Receiver<IngestState>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Ingest {
-    /// Starts the pipeline; it writes until [`Ingest::stop`] (or, while the store fails, until
-    /// `shutdown`).
-    pub fn start(context: IngestContext, shutdown: CancellationToken) -> Self {
-        let (sender, messages) = mpsc::channel(QUEUE);
+    /// Starts the pipeline with `writers` lanes (see [`writers`]); it writes until [`Ingest::stop`]
+    /// (or, while the store fails, until `shutdown`).
+    pub fn start(context: IngestContext, writers: usize, shutdown: CancellationToken) -> Self {
+        let writers = writers.max(1);
         let (state_tx, state) = watch::channel(IngestState::Writing);
-        let inspector = context.inspector.clone();
-        let task = tokio::spawn(run(messages, context, state_tx, shutdown));
+        let failing = Arc::new(FailingLanes {
+            state: state_tx,
+            lanes: AtomicUsize::new(0),
+        });
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..writers)
+            .map(|_| mpsc::channel((QUEUE / writers).max(BATCH_MAX)))
+            .unzip();
+        let lanes: Arc<[_]> = senders.iter().map(mpsc::Sender::downgrade).collect();
+        let tasks = receivers
+            .into_iter()
+            .map(|messages| {
+                let lane = Lane {
+                    messages,
+                    all: lanes.clone(),
+                    context: context.clone(),
+                    failing: failing.clone(),
+                    shutdown: shutdown.clone(),
+                };
+                tokio::spawn(lane.run())
+            })
+            .collect();
         Self {
-            sender,
-            inspector,
+            senders,
+            lanes,
+            inspector: context.inspector,
             state,
-            task,
+            tasks,
         }
     }
 
     /// Where messages enter.
     pub fn inlet(&self) -> IngestInlet {
         IngestInlet {
-            sender: self.sender.downgrade(),
+            lanes: self.lanes.clone(),
             inspector: self.inspector.clone(),
         }
     }
@@ -160,67 +221,86 @@ impl Ingest {
     /// Takes no more messages, writes those already taken and ends (at most two seconds; what is not
     /// written by then stays unacknowledged and comes again).
     pub async fn stop(self) {
-        drop(self.sender);
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), self.task)
+        drop(self.senders);
+        let aborts: Vec<_> = self.tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(Duration::from_secs(2), all)
             .await
             .is_err()
         {
-            abort.abort();
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
     }
 }
 
-/// Takes messages until every inlet is gone, writing them in batches and reporting whether it can.
-async fn run(
-    mut messages: mpsc::Receiver<Incoming>,
+/// One lane: the messages of its devices, written batch after batch.
+struct Lane {
+    messages: mpsc::Receiver<Incoming>,
+    /// Every lane, to report how many messages wait.
+    all: Arc<[mpsc::WeakSender<Incoming>]>,
     context: IngestContext,
-    state: watch::Sender<IngestState>,
+    failing: Arc<FailingLanes>,
     shutdown: CancellationToken,
-) {
-    let health = Health {
-        state,
-        context: &context,
-    };
-    // Ends when the last sender is dropped, after writing what had already been handed in.
-    while let Some(first) = messages.recv().await {
-        let started = Instant::now();
-        let mut batch = vec![first];
-        while batch.len() < BATCH_MAX {
-            match messages.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
-            }
-        }
-        if write(&batch, &context, &health, &shutdown).await.is_none() {
-            return;
-        }
-        // Not awaited: if the client's queue were full, waiting here could stall the bridge, which
-        // waits for this pipeline. An ack that cannot be queued means a redelivery later (logged
-        // once per batch: when the connection is gone, every ack of the batch fails alike).
-        let mut unacknowledged = (0usize, None);
-        for Incoming { message, ack } in batch {
-            match ack {
-                Ack::Bridge(client) => {
-                    if let Err(error) = client.try_ack(&message) {
-                        unacknowledged = (unacknowledged.0 + 1, Some(error));
-                    }
+}
+
+impl Lane {
+    /// Takes messages until every inlet is gone, writing them in batches and reporting whether it
+    /// can.
+    async fn run(mut self) {
+        let context = &self.context;
+        let health = Health {
+            lanes: &self.failing,
+            failing: AtomicBool::new(false),
+            context,
+        };
+        // Ends when the last sender is dropped, after writing what had already been handed in.
+        while let Some(first) = self.messages.recv().await {
+            let started = Instant::now();
+            let mut batch = vec![first];
+            while batch.len() < BATCH_MAX {
+                match self.messages.try_recv() {
+                    Ok(message) => batch.push(message),
+                    Err(_) => break,
                 }
-                // The device may have gone meanwhile; then it sends the message again.
-                Ack::Broker(stored) => drop(stored.send(())),
-                Ack::Nobody => {}
             }
+            if write(&batch, context, &health, &self.shutdown)
+                .await
+                .is_none()
+            {
+                return;
+            }
+            acknowledge(batch);
+            let seconds = started.elapsed().as_secs_f64();
+            context.metrics.ingest_batch_seconds.observe(seconds);
+            context.metrics.ingest_batch_last_seconds.set(seconds);
+            context
+                .metrics
+                .ingest_queue_depth
+                .set(i64::try_from(queued(&self.all)).unwrap_or(i64::MAX));
         }
-        if let (count, Some(error)) = unacknowledged {
-            tracing::warn!(%error, count, "could not acknowledge stored messages; they come again");
+    }
+}
+
+/// Tells whoever waits for a stored batch's messages.
+fn acknowledge(batch: Vec<Incoming>) {
+    // Not awaited: if the client's queue were full, waiting here could stall the bridge, which
+    // waits for this pipeline. An ack that cannot be queued means a redelivery later (logged
+    // once per batch: when the connection is gone, every ack of the batch fails alike).
+    let mut unacknowledged = (0usize, None);
+    for Incoming { message, ack } in batch {
+        match ack {
+            Ack::Bridge(client) => {
+                if let Err(error) = client.try_ack(&message) {
+                    unacknowledged = (unacknowledged.0 + 1, Some(error));
+                }
+            }
+            // The device may have gone meanwhile; then it sends the message again.
+            Ack::Broker(stored) => drop(stored.send(())),
+            Ack::Nobody => {}
         }
-        let seconds = started.elapsed().as_secs_f64();
-        context.metrics.ingest_batch_seconds.observe(seconds);
-        context.metrics.ingest_batch_last_seconds.set(seconds);
-        context
-            .metrics
-            .ingest_queue_depth
-            .set(i64::try_from(messages.len()).unwrap_or(i64::MAX));
+    }
+    if let (count, Some(error)) = unacknowledged {
+        tracing::warn!(%error, count, "could not acknowledge stored messages; they come again");
     }
 }
 
@@ -270,9 +350,18 @@ pub(crate) fn refusal_record(
     }
 }
 
-/// Reports the pipeline's failures and recoveries: state, metrics, error tracker, log.
-struct Health<'a> {
+/// The pipeline's state, shared by its lanes: failing while any lane fails.
+struct FailingLanes {
     state: watch::Sender<IngestState>,
+    /// Lanes whose latest attempt failed.
+    lanes: AtomicUsize,
+}
+
+/// Reports one lane's failures and recoveries: state, metrics, error tracker, log.
+struct Health<'a> {
+    lanes: &'a FailingLanes,
+    /// Whether this lane's latest attempt failed.
+    failing: AtomicBool,
     context: &'a IngestContext,
 }
 
@@ -286,7 +375,10 @@ impl Health<'_> {
         self.context
             .errors
             .record("server.ingest_store", "ingest", cause.clone());
-        self.state.send_modify(|state| match state {
+        if !self.failing.swap(true, Ordering::SeqCst) {
+            self.lanes.lanes.fetch_add(1, Ordering::SeqCst);
+        }
+        self.lanes.state.send_modify(|state| match state {
             IngestState::Failing {
                 error, attempts, ..
             } => {
@@ -305,10 +397,12 @@ impl Health<'_> {
 
     /// A batch was written.
     fn written(&self) {
-        if matches!(*self.state.borrow(), IngestState::Failing { .. }) {
+        if self.failing.swap(false, Ordering::SeqCst)
+            && self.lanes.lanes.fetch_sub(1, Ordering::SeqCst) == 1
+        {
             tracing::info!("ingest: writing again");
             self.context.metrics.ingest_failing.set(0);
-            self.state.send_replace(IngestState::Writing);
+            self.lanes.state.send_replace(IngestState::Writing);
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::{
     config::Config,
     errors::ErrorTracker,
     http::{self, AppState},
-    ingest::{Ingest, IngestContext},
+    ingest::{self, Ingest, IngestContext},
     inspector::Inspector,
     live::LiveHub,
     monitor::BrokerMonitor,
@@ -68,6 +68,8 @@ pub struct Application {
     broker: Option<EmbeddedBroker>,
     bridge: Bridge,
     ingest: Ingest,
+    /// The ingest pipeline's own pool (see [`ingest::writers`]).
+    ingest_store: Store,
     shutdown: CancellationToken,
 }
 
@@ -102,14 +104,17 @@ impl Application {
         let shutdown = CancellationToken::new();
         let pki = Arc::new(Pki::load_or_create(config.pki_settings())?);
         let live = LiveHub::new();
+        let writers = ingest::writers(store.backend());
+        let ingest_store =
+            Store::connect(&config.database_url(), u32::try_from(writers).unwrap_or(1)).await?;
         let context = IngestContext {
-            store: store.clone(),
+            store: ingest_store.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
             errors: errors.clone(),
             inspector: inspector.clone(),
         };
-        let ingest = Ingest::start(context.clone(), shutdown.clone());
+        let ingest = Ingest::start(context.clone(), writers, shutdown.clone());
 
         let (broker, endpoint) = if config.embedded_broker() {
             let password = bridge_password(data_dir)?;
@@ -278,6 +283,7 @@ impl Application {
             broker,
             bridge,
             ingest,
+            ingest_store,
             shutdown,
         })
     }
@@ -312,6 +318,7 @@ impl Application {
             broker,
             bridge,
             ingest,
+            ingest_store,
             shutdown,
             ..
         } = self;
@@ -343,6 +350,7 @@ impl Application {
             broker.stop().await;
         }
         ingest.stop().await;
+        ingest_store.close().await;
         store.close().await;
         tracing::info!("stopped");
         result

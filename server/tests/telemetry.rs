@@ -1556,3 +1556,60 @@ async fn postgres_stopped_mid_stream_loses_nothing() {
     app.stop().await;
     drop(postgres);
 }
+
+#[tokio::test]
+async fn each_device_is_stored_in_the_order_it_reported_whatever_the_writers() {
+    // Several lanes write at once (as on PostgreSQL); a device's status reports, handed in faster
+    // than they are written, must still end with the last one it sent.
+    use brewlink::ingest::{Ack, Ingest, IngestContext};
+    let app = TestApp::spawn().await;
+    let token = owner(&app, "order@example.com").await;
+    let mut ids = Vec::new();
+    // Seven devices over four lanes: handed out in turn rather than by device, a device's reports
+    // would land in every lane.
+    for n in 0..7 {
+        let (_, files) = app.register_device(&token, &format!("Kettle {n}")).await;
+        ids.push(files.id);
+    }
+    let store = app.store().await;
+    let context = IngestContext {
+        store: store.clone(),
+        live: brewlink::live::LiveHub::new(),
+        metrics: std::sync::Arc::new(brewlink::observability::Metrics::new()),
+        errors: brewlink::errors::ErrorTracker::default(),
+        inspector: brewlink::inspector::Inspector::new(),
+    };
+    let ingest = Ingest::start(context, 4, CancellationToken::new());
+    let inlet = ingest.inlet();
+    const REPORTS: u32 = 100;
+    for uptime_s in 1..=REPORTS {
+        for id in &ids {
+            let status = v1::Status {
+                online: true,
+                uptime_s: u64::from(uptime_s),
+                firmware: format!("build-{uptime_s}"),
+                ..Default::default()
+            };
+            let message = rumqttc::Publish::new(
+                format!("devices/{id}/status"),
+                rumqttc::QoS::AtLeastOnce,
+                status.encode_to_vec(),
+            );
+            assert!(inlet.submit(message, Ack::Nobody).await);
+        }
+    }
+    drop(inlet);
+    ingest.stop().await;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let statuses = store.device_statuses(&ids).await.unwrap();
+    assert_eq!(statuses.len(), ids.len());
+    for status in statuses {
+        assert_eq!(
+            (status.firmware.as_str(), status.uptime_s),
+            (format!("build-{REPORTS}").as_str(), u64::from(REPORTS)),
+            "{}",
+            status.device_id
+        );
+    }
+    app.stop().await;
+}
