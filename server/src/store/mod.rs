@@ -124,23 +124,32 @@ impl StoreError {
     }
 }
 
-/// `$first, $first+1, …`: `count` parameters for an `IN (…)` list, in the numbered style both
-/// dialects accept. (sqlx's `QueryBuilder` for `Any` writes `?`, which PostgreSQL refuses.)
-pub(crate) fn placeholders(first: usize, count: usize) -> String {
+/// `$first, $first+1, …`: `count` numbered parameters. (sqlx's `QueryBuilder` for `Any` writes
+/// `?`, which PostgreSQL refuses.)
+fn numbered(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// `(…), (…), …`: `rows` tuples of `columns` parameters each, for a multi-row `VALUES`. Numbered on
+/// `count` parameters for an `IN (…)` list that holds all of a statement's parameters. Numbered on
 /// PostgreSQL; plain `?` on SQLite, where each numbered parameter bound costs a walk of the
-/// statement's parameter list (sqlx asks each one's name): with thousands in a statement, that
-/// walk was most of an ingest batch's time.
+/// statement's parameter list (sqlx asks each one's name), which grows with the square of the
+/// list (a batch's devices are looked up with up to 500).
+pub(crate) fn in_list(backend: Backend, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; count].join(", "),
+        Backend::Postgres => numbered(1, count),
+    }
+}
+
+/// `(…), (…), …`: `rows` tuples of `columns` parameters each, for a multi-row `VALUES` that holds
+/// all of a statement's parameters; numbered or plain as in [`in_list`].
 pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
     let row = |index: usize| match backend {
         Backend::Sqlite => format!("({})", vec!["?"; columns].join(", ")),
-        Backend::Postgres => format!("({})", placeholders(index * columns + 1, columns)),
+        Backend::Postgres => format!("({})", numbered(index * columns + 1, columns)),
     };
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
@@ -175,6 +184,16 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 /// with 1.5 s, starting servers in parallel on a busy 2-core machine timed out opening SQLite.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// SQLite settings for telemetry ingest, where one commit touches a page of each device's
+/// samples: a page cache that holds them (16 MiB per connection, filled only as pages are read),
+/// and a WAL checkpoint every 10,000 pages (about 40 MiB) instead of 1,000, so a page written by
+/// many commits is copied into the database once per checkpoint rather than after nearly every
+/// commit. Measured by the ingest benchmark (README, Benchmarks).
+pub const SQLITE_TUNING: &[&str] = &[
+    "PRAGMA cache_size = -16384",
+    "PRAGMA wal_autocheckpoint = 10000",
+];
+
 /// The database behind every service.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -200,12 +219,18 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(wait)
+            // A SQLite connection is a file in this process: pinging it before each use would only
+            // add a round trip to its worker thread. A PostgreSQL connection may have died.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; NORMAL sync is safe with WAL.
                         connection.execute("PRAGMA journal_mode = WAL").await?;
                         connection.execute("PRAGMA synchronous = NORMAL").await?;
+                        for pragma in SQLITE_TUNING {
+                            connection.execute(*pragma).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -311,6 +336,42 @@ impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
             Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
             // The driver maps a missing f32 to a missing f64 when it converts the arguments.
             None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_sqlite_connection_is_tuned_for_ingest() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("tuned.db").display()
+        );
+        let store = Store::connect(&url, 2).await.unwrap();
+        // Two connections at once: the settings are per connection, so each must have them.
+        let mut first = store.pool().acquire().await.unwrap();
+        let mut second = store.pool().acquire().await.unwrap();
+        for connection in [&mut first, &mut second] {
+            let checkpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            assert_eq!(
+                (checkpoint, cache, journal.as_str()),
+                (10_000, -16_384, "wal")
+            );
         }
     }
 }

@@ -221,7 +221,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT id FROM devices WHERE id IN ({})",
-            super::placeholders(1, ids.len())
+            super::in_list(self.backend(), ids.len())
         );
         let mut query = sqlx::query_scalar(&sql);
         for id in ids {
@@ -341,7 +341,7 @@ impl Store {
         }
         let sql = format!(
             "{STATUS_SELECT} WHERE device_id IN ({})",
-            super::placeholders(1, device_ids.len())
+            super::in_list(self.backend(), device_ids.len())
         );
         let mut query = sqlx::query(&sql);
         for id in device_ids {
