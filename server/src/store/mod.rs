@@ -188,8 +188,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// samples: a page cache that holds them (16 MiB per connection, filled only as pages are read),
 /// and a WAL checkpoint every 10,000 pages (about 40 MiB) instead of 1,000, so a page written by
 /// many commits is copied into the database once per checkpoint rather than after nearly every
-/// commit. Measured by the ingest benchmark (README, Benchmarks).
-pub const SQLITE_TUNING: &[&str] = &[
+/// commit. Measured in a simulation of the batch pattern with Python's sqlite3: 5,900 -> 33,000
+/// rows/s with both, each alone far less.
+const SQLITE_TUNING: &[&str] = &[
     "PRAGMA cache_size = -16384",
     "PRAGMA wal_autocheckpoint = 10000",
 ];
